@@ -1,0 +1,263 @@
+"""The exception tree of syncclients: every error the library raises into a caller.
+
+Two roots, split by what the caller does next::
+
+    SyncClientsError                  a call failed at run time (catch this in a view or a job)
+    ├── TransportError                the exchange with the peer broke; carries .target
+    │   ├── ConnectError              (+ builtins.ConnectionError) could not connect: the
+    │   │   │                         request was NOT sent, so it is always safe to retry
+    │   │   └── ConnectTimeout        (+ Timeout) connecting took longer than the connect timeout
+    │   ├── ConnectionLostError       (+ builtins.ConnectionError) the connection dropped after
+    │   │                             the request may have been sent (reset, truncated body)
+    │   ├── TLSError                  the TLS handshake or certificate check failed
+    │   ├── ResponseTooLargeError     the body exceeded the configured limit (.limit_bytes)
+    │   └── Timeout                   (+ builtins.TimeoutError) a time limit ran out
+    │       ├── ConnectTimeout        (also a ConnectError, see above)
+    │       ├── ReadTimeout           the peer did not answer within the read timeout
+    │       ├── PoolTimeout           no pooled connection became free within the pool timeout
+    │       └── DeadlineExceeded      the overall deadline of a call (all attempts) ran out
+    ├── HTTPStatusError               the peer answered with a non-2xx status (.status_code,
+    │                                 .response, .retry_after, .body_excerpt)
+    ├── CircuitOpenError              (+ circuitbreaker.CircuitBreakerError) the breaker of the
+    │                                 target is open: not sent; final, never retried
+    │                                 (.name, .remaining_s)
+    └── ProtocolError                 the peer's output is malformed (undecodable JSON, bad
+                                      framing, a reply that breaks the protocol) (.excerpt)
+
+    UsageError                        (+ builtins.ValueError) a programming error: bad
+    └── InvalidHeaderError            arguments or misuse. Fix the calling code; never
+                                      retried, never counted by a breaker.
+
+Retry exhaustion: when every permitted attempt failed (``max_attempts`` reached, the retry
+budget spent, or a server-given delay that does not fit the deadline), the *last* error is
+raised unchanged, so callers catch the real failure (as stamina, backoff and the gRPC A6
+retry throttling do). When the overall deadline runs out between attempts,
+:class:`DeadlineExceeded` is raised with the last error as its ``__cause__``.
+
+Foreign exceptions (requests, urllib3, grpc, ...) are translated into this tree at exactly one
+boundary per transport; nothing from a dependency reaches a caller untranslated.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from circuitbreaker import CircuitBreakerError as _CircuitBreakerError
+
+if TYPE_CHECKING:
+    import requests
+
+__all__ = [
+    "CircuitOpenError",
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionLostError",
+    "DeadlineExceeded",
+    "HTTPStatusError",
+    "InvalidHeaderError",
+    "PoolTimeout",
+    "ProtocolError",
+    "ReadTimeout",
+    "ResponseTooLargeError",
+    "SyncClientsError",
+    "TLSError",
+    "Timeout",
+    "TransportError",
+    "UsageError",
+    "excerpt",
+]
+
+#: Longest excerpt of a peer's output kept on an error, in characters.
+EXCERPT_CHARS = 512
+
+
+def excerpt(data: bytes | str | None, limit: int = EXCERPT_CHARS) -> str:
+    """Return a bounded, printable excerpt of peer output for an error message.
+
+    Args:
+        data: raw bytes (decoded as UTF-8 with replacement) or text; None gives "".
+        limit: the most characters kept; a longer input is cut and marked with "...".
+
+    Returns:
+        A string of at most ``limit + 3`` characters.
+    """
+    if data is None:
+        return ""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes | bytearray) else data
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class SyncClientsError(Exception):
+    """Root of every run-time failure raised by syncclients.
+
+    Attributes:
+        target: what was being called (a base URL, a gRPC target, an MCP server name), or None.
+    """
+
+    def __init__(self, message: str, *, target: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.target = target
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> Any:  # keep pickling (multiprocessing, futures) working
+        return (_rebuild, (type(self), self.__dict__))
+
+
+def _rebuild(cls: type[BaseException], state: dict[str, Any]) -> BaseException:
+    obj = cls.__new__(cls)
+    Exception.__init__(obj, state.get("message", ""))
+    obj.__dict__.update(state)
+    return obj
+
+
+class TransportError(SyncClientsError):
+    """The exchange with the peer broke below the protocol (network, TLS, time limits)."""
+
+
+class ConnectError(TransportError, ConnectionError):
+    """Could not connect (refused, DNS failure, unreachable). The request was not sent."""
+
+
+class ConnectionLostError(TransportError, ConnectionError):
+    """The connection broke after the request may have been sent (reset, truncated body).
+
+    Only idempotent requests are retried after this error.
+    """
+
+
+class TLSError(TransportError):
+    """The TLS handshake or certificate verification failed. Not retried."""
+
+
+class ResponseTooLargeError(TransportError):
+    """The response body exceeded the configured size limit.
+
+    Attributes:
+        limit_bytes: the configured limit, in bytes.
+    """
+
+    def __init__(self, message: str, *, limit_bytes: int, target: str | None = None) -> None:
+        super().__init__(message, target=target)
+        self.limit_bytes = limit_bytes
+
+
+class Timeout(TransportError, TimeoutError):
+    """A time limit ran out. Also a builtin :class:`TimeoutError`.
+
+    Attributes:
+        timeout_s: the limit that ran out, in seconds, when known.
+    """
+
+    def __init__(
+        self, message: str, *, timeout_s: float | None = None, target: str | None = None
+    ) -> None:
+        super().__init__(message, target=target)
+        self.timeout_s = timeout_s
+
+
+class ConnectTimeout(Timeout, ConnectError):
+    """Connecting took longer than the connect timeout. The request was not sent."""
+
+
+class ReadTimeout(Timeout):
+    """The peer did not send data within the read timeout; the request may have been processed."""
+
+
+class PoolTimeout(Timeout):
+    """No pooled connection became free within the pool timeout. The request was not sent.
+
+    Not retried and not counted by a breaker: it is local saturation, not a sick peer.
+    """
+
+
+class DeadlineExceeded(Timeout):
+    """The overall deadline of a call, across all its attempts, ran out.
+
+    ``__cause__`` holds the last attempt's error, when there was one.
+    """
+
+
+class HTTPStatusError(SyncClientsError):
+    """The server answered with a status outside 2xx.
+
+    Attributes:
+        status_code: the HTTP status code (RFC 9110 section 15).
+        response: the :class:`requests.Response` (its body already read and bounded).
+        retry_after: the server's Retry-After as seconds from now (RFC 9110 section 10.2.3),
+            or None when absent or unparsable.
+        body_excerpt: at most :data:`EXCERPT_CHARS` characters of the body.
+        request_id: the X-Request-ID sent with the request, or None.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        response: requests.Response | None = None,
+        retry_after: float | None = None,
+        body_excerpt: str = "",
+        request_id: str | None = None,
+        target: str | None = None,
+    ) -> None:
+        super().__init__(message, target=target)
+        self.status_code = status_code
+        self.response = response
+        self.retry_after = retry_after
+        self.body_excerpt = body_excerpt
+        self.request_id = request_id
+
+    def __reduce__(self) -> Any:
+        state = dict(self.__dict__, response=None)  # a Response does not pickle reliably
+        return (_rebuild, (type(self), state))
+
+
+class CircuitOpenError(SyncClientsError, _CircuitBreakerError):
+    """The circuit breaker of the target is open (or half-open with all probes taken).
+
+    The call was not attempted. It is final: the retry layer never retries it.
+    Also a :class:`circuitbreaker.CircuitBreakerError`, for code written against that package.
+
+    Attributes:
+        name: the breaker's name (one breaker per client/target).
+        remaining_s: seconds until the breaker lets a probe through (0.0 when half-open).
+    """
+
+    def __init__(self, name: str, remaining_s: float, *, target: str | None = None) -> None:
+        SyncClientsError.__init__(
+            self,
+            f"circuit {name!r} is open; next probe allowed in {remaining_s:.2f} s",
+            target=target,
+        )
+        self.name = name
+        self.remaining_s = remaining_s
+
+    def __str__(self) -> str:  # circuitbreaker's __str__ expects its own breaker object
+        return self.message
+
+
+class ProtocolError(SyncClientsError):
+    """The peer's output is malformed: undecodable JSON, broken framing, an invalid reply.
+
+    Attributes:
+        excerpt: a bounded excerpt of the offending output.
+    """
+
+    def __init__(self, message: str, *, excerpt: str = "", target: str | None = None) -> None:
+        super().__init__(message, target=target)
+        self.excerpt = excerpt
+
+
+class UsageError(ValueError):
+    """A programming error: invalid arguments, a closed client, misuse of the API.
+
+    Deliberately *not* a :class:`SyncClientsError`: code that maps run-time failures to a 503
+    should let bugs surface as bugs. Never retried, never counted by a breaker.
+    """
+
+
+class InvalidHeaderError(UsageError):
+    """A header name or value is invalid (CR, LF or NUL, or not a string); nothing was sent."""
