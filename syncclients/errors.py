@@ -28,6 +28,34 @@ Two roots, split by what the caller does next::
     └── InvalidHeaderError            arguments or misuse. Fix the calling code; never
                                       retried, never counted by a breaker.
 
+MCP additions (see ``# --- MCP errors ---`` at the end)::
+
+    SyncClientsError
+    ├── TransportError
+    │   └── ConnectionLostError
+    │       └── ServerExitedError     a stdio MCP server process ended (.exit_code, .stderr_tail)
+    ├── ProtocolError
+    │   └── InputRequiredLimitError   the server kept answering input_required (.max_rounds)
+    └── MCPError                      the MCP server answered with a JSON-RPC error (.code,
+        │                             .data, .method)
+        ├── UnsupportedProtocolVersionError  -32022 or no mutual version (.supported,
+        │                             .requested)
+        └── MissingClientCapabilityError     -32021 (.required_capabilities)
+
+    UsageError
+    └── ToolArgumentsError            arguments fail the tool's inputSchema (client-side check)
+
+gRPC additions (see ``# --- gRPC status errors ---`` at the end)::
+
+    SyncClientsError
+    └── GRPCStatusError               a gRPC call ended with a non-OK status (.code, .details,
+        │                             .trailing_metadata, .retry_after, .retry_pushback,
+        │                             .method, .request_id)
+        ├── GRPCUnavailableError      (+ TransportError) status UNAVAILABLE
+        │   └── GRPCTLSError          (+ TLSError) UNAVAILABLE because the TLS handshake
+        │                             failed; not retried
+        └── GRPCTimeoutError          (+ Timeout, builtins.TimeoutError) DEADLINE_EXCEEDED
+
 Retry exhaustion: when every permitted attempt failed (``max_attempts`` reached, the retry
 budget spent, or a server-given delay that does not fit the deadline), the *last* error is
 raised unchanged, so callers catch the real failure (as stamina, backoff and the gRPC A6
@@ -45,6 +73,7 @@ from typing import TYPE_CHECKING, Any
 from circuitbreaker import CircuitBreakerError as _CircuitBreakerError
 
 if TYPE_CHECKING:
+    import grpc
     import requests
 
 __all__ = [
@@ -53,16 +82,26 @@ __all__ = [
     "ConnectTimeout",
     "ConnectionLostError",
     "DeadlineExceeded",
+    "GRPCStatusError",
+    "GRPCTLSError",
+    "GRPCTimeoutError",
+    "GRPCUnavailableError",
     "HTTPStatusError",
+    "InputRequiredLimitError",
     "InvalidHeaderError",
+    "MCPError",
+    "MissingClientCapabilityError",
     "PoolTimeout",
     "ProtocolError",
     "ReadTimeout",
     "ResponseTooLargeError",
+    "ServerExitedError",
     "SyncClientsError",
     "TLSError",
     "Timeout",
+    "ToolArgumentsError",
     "TransportError",
+    "UnsupportedProtocolVersionError",
     "UsageError",
     "excerpt",
 ]
@@ -215,7 +254,7 @@ class HTTPStatusError(SyncClientsError):
         return (_rebuild, (type(self), state))
 
 
-class CircuitOpenError(SyncClientsError, _CircuitBreakerError):
+class CircuitOpenError(SyncClientsError, _CircuitBreakerError):  # type: ignore[misc]
     """The circuit breaker of the target is open (or half-open with all probes taken).
 
     The call was not attempted. It is final: the retry layer never retries it.
@@ -261,3 +300,192 @@ class UsageError(ValueError):
 
 class InvalidHeaderError(UsageError):
     """A header name or value is invalid (CR, LF or NUL, or not a string); nothing was sent."""
+
+
+# --- MCP errors ---
+
+
+class ServerExitedError(ConnectionLostError):
+    """A stdio MCP server process ended; every call in flight on it failed with this error.
+
+    Attributes:
+        exit_code: the process's exit status (negative: killed by that signal), or None when
+            it could not be read.
+        stderr_tail: the last lines the server wrote to stderr (bounded), "" when none.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        exit_code: int | None,
+        stderr_tail: str = "",
+        target: str | None = None,
+    ) -> None:
+        super().__init__(message, target=target)
+        self.exit_code = exit_code
+        self.stderr_tail = stderr_tail
+
+
+class InputRequiredLimitError(ProtocolError):
+    """The server answered ``input_required`` more times than the client allows.
+
+    Attributes:
+        max_rounds: the limit that was reached (MCP 2026-07-28, multi round-trip requests).
+    """
+
+    def __init__(self, message: str, *, max_rounds: int, target: str | None = None) -> None:
+        super().__init__(message, target=target)
+        self.max_rounds = max_rounds
+
+
+class MCPError(SyncClientsError):
+    """The MCP server answered a request with a JSON-RPC error object.
+
+    The server is alive and answered: a breaker does not count it, and it is not retried.
+
+    Attributes:
+        code: the JSON-RPC error code (e.g. -32601 method not found, -32602 invalid params,
+            -32002 resource not found).
+        data: the error's ``data`` member, or None.
+        method: the request method that failed, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int,
+        data: Any = None,
+        method: str | None = None,
+        target: str | None = None,
+    ) -> None:
+        super().__init__(message, target=target)
+        self.code = code
+        self.data = data
+        self.method = method
+
+
+class UnsupportedProtocolVersionError(MCPError):
+    """No protocol version is shared with the server (-32022, or an unknown version answered).
+
+    Attributes:
+        supported: the versions the server named, when it named any.
+        requested: the version the client asked for, when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int = -32022,
+        data: Any = None,
+        method: str | None = None,
+        supported: tuple[str, ...] = (),
+        requested: str | None = None,
+        target: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, data=data, method=method, target=target)
+        self.supported = supported
+        self.requested = requested
+
+
+class MissingClientCapabilityError(MCPError):
+    """The server needs a client capability that was not declared (-32021).
+
+    Attributes:
+        required_capabilities: ``data.requiredCapabilities`` from the error, or {}.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int = -32021,
+        data: Any = None,
+        method: str | None = None,
+        required_capabilities: dict[str, Any] | None = None,
+        target: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, data=data, method=method, target=target)
+        self.required_capabilities = required_capabilities or {}
+
+
+class ToolArgumentsError(UsageError):
+    """Tool arguments do not satisfy the tool's ``inputSchema`` (client-side validation).
+
+    Nothing was sent.
+    """
+
+
+# --- gRPC status errors ---
+
+#: gRPC metadata as plain pairs: ``(key, value)``, a ``str`` value, or ``bytes`` for keys
+#: ending in ``-bin`` (gRPC over HTTP/2, "Custom-Metadata").
+GRPCMetadata = tuple[tuple[str, "str | bytes"], ...]
+
+
+class GRPCStatusError(SyncClientsError):
+    """A gRPC call ended with a status other than OK (gRPC doc "Status codes and their use").
+
+    Raised for every non-OK status the client does not map more precisely; UNAVAILABLE and
+    DEADLINE_EXCEEDED raise the subclasses below, which are also transport errors. Catch
+    this class to handle every failed RPC by ``.code``.
+
+    Attributes:
+        code: the :class:`grpc.StatusCode`.
+        details: the status message sent by the server (or set by gRPC locally), or "".
+        trailing_metadata: the trailing metadata of the call as ``(key, value)`` pairs.
+        retry_after: the server's ``grpc-retry-pushback-ms`` as seconds (gRPC proposal A6),
+            or None when absent or invalid. The retry layer waits exactly this long.
+        retry_pushback: the raw ``grpc-retry-pushback-ms`` value, or None when absent. A
+            value that is present but negative or not an integer means "do not retry" (A6).
+        method: the RPC method name, when known.
+        request_id: the ``x-request-id`` sent with the call, or None.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: grpc.StatusCode,
+        details: str = "",
+        trailing_metadata: GRPCMetadata = (),
+        retry_after: float | None = None,
+        retry_pushback: str | None = None,
+        method: str | None = None,
+        request_id: str | None = None,
+        target: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, target=target, **kwargs)  # cooperative: Timeout takes more
+        self.code = code
+        self.details = details
+        self.trailing_metadata = trailing_metadata
+        self.retry_after = retry_after
+        self.retry_pushback = retry_pushback
+        self.method = method
+        self.request_id = request_id
+
+
+class GRPCUnavailableError(GRPCStatusError, TransportError):
+    """Status UNAVAILABLE: the server could not be reached or is shedding load.
+
+    Retried (gRPC doc: "most likely a transient condition"); counted by the breaker.
+    """
+
+
+class GRPCTLSError(GRPCUnavailableError, TLSError):
+    """UNAVAILABLE because the TLS handshake or certificate verification failed.
+
+    Not retried: the same certificates fail the same way. Counted by the breaker.
+    """
+
+
+class GRPCTimeoutError(GRPCStatusError, Timeout):
+    """Status DEADLINE_EXCEEDED: the call's gRPC deadline ran out (client side or server side).
+
+    Also a :class:`Timeout` and a builtin :class:`TimeoutError`. Retried only for idempotent
+    calls. When the overall deadline of the call (all attempts) ran out, the caller gets
+    :class:`DeadlineExceeded` instead, with this error as its ``__cause__``.
+    """

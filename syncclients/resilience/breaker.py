@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import circuitbreaker as _cb
 
@@ -90,7 +90,7 @@ def _default_is_failure(exc: BaseException) -> bool:
     return isinstance(exc, Exception) and not isinstance(exc, UsageError)
 
 
-class CircuitBreaker(_cb.CircuitBreaker):
+class CircuitBreaker(_cb.CircuitBreaker):  # type: ignore[misc]  # circuitbreaker is untyped
     """A circuit breaker for one target, safe to share between threads.
 
     Args:
@@ -233,7 +233,7 @@ class CircuitBreaker(_cb.CircuitBreaker):
             stack = self._local.permits = []
         stack.append(self.acquire())
 
-    def __exit__(self, exc_type: Any, exc_value: BaseException | None, _tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc_value: BaseException | None, _tb: Any) -> Literal[False]:
         self.release(self._local.permits.pop(), exc_value)
         return False
 
@@ -320,7 +320,8 @@ class CircuitBreaker(_cb.CircuitBreaker):
                 self._window_failures -= 1
             self._window.append(failed)
             self._window_failures += failed
-        trip = policy.failure_threshold is not None and self._consecutive >= policy.failure_threshold
+        threshold = policy.failure_threshold
+        trip = threshold is not None and self._consecutive >= threshold
         if policy.failure_rate is not None and len(self._window) >= policy.minimum_calls:
             trip = trip or self._window_failures / len(self._window) >= policy.failure_rate
         if trip:
@@ -367,5 +368,3 @@ class CircuitBreaker(_cb.CircuitBreaker):
                     logging.getLogger("syncclients.resilience").exception(
                         "breaker listener %r raised; ignored", listener
                     )
-
-

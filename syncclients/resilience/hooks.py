@@ -96,16 +96,25 @@ class LoggingHook:
         if record.will_retry:
             msg = "%s %s attempt %d failed (%s); retrying in %.3f s"
             args: tuple[object, ...] = (
-                record.target, record.operation, record.attempt, error, record.delay_s or 0.0
+                record.target,
+                record.operation,
+                record.attempt,
+                error,
+                record.delay_s or 0.0,
             )
         elif record.outcome == "success":
-            msg, args = "%s %s attempt %d succeeded in %.3f s", (
-                record.target, record.operation, record.attempt, record.duration_s
+            msg, args = (
+                "%s %s attempt %d succeeded in %.3f s",
+                (record.target, record.operation, record.attempt, record.duration_s),
             )
         else:
             msg = "%s %s attempt %d %s (%s); giving up: %s"
             args = (
-                record.target, record.operation, record.attempt, record.outcome, error,
+                record.target,
+                record.operation,
+                record.attempt,
+                record.outcome,
+                error,
                 record.give_up_reason or "final",
             )
         self._logger.log(level, msg, *args, extra=extra)

@@ -99,7 +99,7 @@ class Resilience:
         retryable: Callable[[BaseException], bool],
         delay_hint: Callable[[BaseException], float | None] = server_delay_hint,
         retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
-        deadline_s: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        deadline_s: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
     ) -> T:
         """Run ``fn`` under the deadline, budgeted retry and breaker, and return its result.
 
@@ -133,15 +133,14 @@ class Resilience:
             state.started = clock()
             ctx = AttemptContext(state.attempt, deadline, clock)
             try:
-                if self.breaker is None:
-                    result = fn(ctx)
-                else:
-                    result = self.breaker.call(fn, ctx)
+                result = fn(ctx) if self.breaker is None else self.breaker.call(fn, ctx)
             except Timeout as exc:
                 state.duration_s = clock() - state.started
                 self._count_budget(exc, retryable)
-                if deadline is not None and clock() >= deadline and not isinstance(
-                    exc, DeadlineExceeded
+                if (
+                    deadline is not None
+                    and clock() >= deadline
+                    and not isinstance(exc, DeadlineExceeded)
                 ):
                     raise DeadlineExceeded(
                         f"{self.target} {operation}: deadline of {budget_s:.3f} s exceeded "

@@ -1,0 +1,707 @@
+"""HTTPClient: a thread-safe, blocking HTTP client with pooled connections, timeouts,
+budgeted retries, a circuit breaker and deadlines, on ``requests``."""
+
+from __future__ import annotations
+
+import email.utils
+import json as _json
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import requests
+
+from ..config import (
+    USE_CLIENT_DEFAULT,
+    BreakerPolicy,
+    PoolLimits,
+    RetryBudgetPolicy,
+    RetryPolicy,
+    Timeouts,
+    UseClientDefault,
+)
+from ..errors import (
+    ConnectError,
+    ConnectionLostError,
+    HTTPStatusError,
+    PoolTimeout,
+    ProtocolError,
+    ReadTimeout,
+    ResponseTooLargeError,
+    SyncClientsError,
+    TransportError,
+    UsageError,
+    excerpt,
+)
+from ..resilience import (
+    AttemptContext,
+    AttemptRecord,
+    BreakerInfo,
+    CircuitBreaker,
+    Hook,
+    LoggingHook,
+    Resilience,
+    RetryBudget,
+)
+from ..transports.http import build_session, send
+from .headers import check_header, check_headers
+
+__all__ = ["ClientMetrics", "HTTPClient", "HealthReport", "parse_retry_after"]
+
+TimeoutArg = Timeouts | float | tuple[float | None, float | None] | None
+
+#: Methods that are idempotent by definition (RFC 9110 section 9.2.2).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+#: Statuses retried for idempotent requests.
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+_LATENCY_SAMPLES = 2048
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Parse a Retry-After header (RFC 9110 section 10.2.3) into seconds from now.
+
+    Args:
+        value: delta-seconds (``"120"``) or an HTTP-date (``"Wed, 21 Oct 2026 07:28:00 GMT"``).
+        now: the current wall-clock time (``time.time()``), for tests.
+
+    Returns:
+        Seconds to wait (>= 0; a date in the past gives 0.0), or None when absent/invalid.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None  # RFC 9110 dates are GMT; a zone-less date is not one
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientMetrics:
+    """A snapshot of an HTTPClient's counters since it was created.
+
+    Attributes:
+        calls: logical calls finished (each may have made several attempts).
+        successes: calls that returned a response (any status the call accepted).
+        errors: calls that raised.
+        attempts: attempts made (calls plus retries, rejected ones excluded).
+        retries: attempts that were retries.
+        rejected: calls refused by the open breaker.
+        latency_p50_s, latency_p95_s, latency_p99_s, latency_max_s: call latency in seconds
+            over the most recent 2048 calls (None before the first call).
+        breaker: the breaker's snapshot, or None without a breaker.
+        budget_tokens: the retry budget's tokens, or None without a budget.
+    """
+
+    calls: int
+    successes: int
+    errors: int
+    attempts: int
+    retries: int
+    rejected: int
+    latency_p50_s: float | None
+    latency_p95_s: float | None
+    latency_p99_s: float | None
+    latency_max_s: float | None
+    breaker: BreakerInfo | None
+    budget_tokens: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    """The result of :meth:`HTTPClient.health_check`.
+
+    Attributes:
+        ok: True when the endpoint answered 2xx.
+        status_code: the HTTP status, or None when no answer came.
+        latency_s: how long the check took, in seconds.
+        error: a one-line description of the failure, or None.
+        breaker_state: the client's breaker state, or None without a breaker.
+    """
+
+    ok: bool
+    status_code: int | None
+    latency_s: float
+    error: str | None
+    breaker_state: str | None
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls = self.successes = self.errors = 0
+        self.attempts = self.retries = self.rejected = 0
+        self.latencies: deque[float] = deque(maxlen=_LATENCY_SAMPLES)
+
+    def __call__(self, record: AttemptRecord) -> None:  # a Hook
+        with self.lock:
+            if record.outcome == "rejected":
+                self.rejected += 1
+                return
+            self.attempts += 1
+            if record.attempt > 1:
+                self.retries += 1
+
+    def finish(self, ok: bool, latency_s: float) -> None:
+        with self.lock:
+            self.calls += 1
+            if ok:
+                self.successes += 1
+            else:
+                self.errors += 1
+            self.latencies.append(latency_s)
+
+    def percentiles(self) -> tuple[float | None, ...]:
+        with self.lock:
+            data = sorted(self.latencies)
+        if not data:
+            return (None, None, None, None)
+
+        def pick(q: float) -> float:
+            return data[min(len(data) - 1, int(q * len(data)))]
+
+        return (pick(0.50), pick(0.95), pick(0.99), data[-1])
+
+
+def http_is_failure(exc: BaseException) -> bool:
+    """The breaker's default: which failures mean the target is unhealthy.
+
+    Transport failures (except a local pool wait or our own size limit), 408, 429 and 5xx
+    statuses, and malformed responses count; other statuses and programming errors do not.
+    """
+    if isinstance(exc, PoolTimeout | ResponseTooLargeError):
+        return False
+    if isinstance(exc, HTTPStatusError):
+        return exc.status_code >= 500 or exc.status_code in (408, 429)
+    return isinstance(exc, TransportError | ProtocolError)
+
+
+def _redact_url(url: str) -> str:
+    """The URL without userinfo, query or fragment: safe for logs and error messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+class HTTPClient:
+    """A blocking HTTP client for one service, safe to share between threads.
+
+    Every request gets connect/read timeouts, an ``X-Request-ID``, a bounded response size,
+    and runs under the client's overall deadline, budgeted retry and circuit breaker (in
+    that order; see :mod:`syncclients.resilience.pipeline`). Retries are only made when
+    safe: a connection that failed before the request was sent is always retried; read
+    failures and 429/502/503/504 only for idempotent requests (GET, HEAD, PUT, DELETE,
+    OPTIONS, TRACE; or ``idempotent=True``; or an ``Idempotency-Key`` header). POST and
+    PATCH are never retried silently.
+
+    Args:
+        base_url: the service's base URL; request paths are joined to it (RFC 3986).
+        timeout: per-attempt limits: seconds for both, a ``(connect_s, read_s)`` pair, a
+            :class:`~syncclients.Timeouts`, or None for no limits (not recommended).
+        retry: the retry policy (attempts, backoff, deadline). ``RetryPolicy.never()`` for none.
+        breaker: the breaker policy; None: no breaker.
+        budget: the retry budget shared by this client's calls; None: no budget.
+        pool_connections: per-host pools kept.
+        pool_maxsize: connections kept (and, when ``pool_block``, allowed) per host.
+        pool_block: cap connections at ``pool_maxsize`` and wait for a free one.
+        pool_timeout_s: the most seconds to wait for a free connection; then PoolTimeout.
+        headers: default headers for every request (validated now).
+        auth: any requests auth object (see :mod:`syncclients.http.auth`).
+        tenant_id: a tenant identifier sent in ``tenant_header`` on every request, or None.
+        tenant_header: the header name for ``tenant_id``.
+        max_response_bytes: the largest response body accepted, in bytes; None: no limit.
+        follow_redirects: follow redirects (requests drops Authorization across hosts).
+        verify: TLS verification: True, False, or a CA bundle path.
+        cert: a client certificate path or (cert, key) pair for mutual TLS.
+        hooks: called with an :class:`~syncclients.AttemptRecord` per attempt; None: log.
+        session: a ready requests.Session to use instead of our pooled one (not closed by
+            :meth:`close`; pool arguments do not apply to it).
+        name: the breaker/metrics name; default the base URL (redacted).
+
+    Raises:
+        UsageError: an invalid base URL, header or policy value.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: TimeoutArg = Timeouts(),
+        retry: RetryPolicy = RetryPolicy(),
+        breaker: BreakerPolicy | None = BreakerPolicy(),
+        budget: RetryBudgetPolicy | None = RetryBudgetPolicy(),
+        pool_connections: int = 10,
+        pool_maxsize: int = 10,
+        pool_block: bool = True,
+        pool_timeout_s: float | None = 10.0,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = None,
+        tenant_id: str | None = None,
+        tenant_header: str = "X-Tenant-ID",
+        max_response_bytes: int | None = 10 * 1024 * 1024,
+        follow_redirects: bool = True,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        hooks: Sequence[Hook] | None = None,
+        session: requests.Session | None = None,
+        name: str | None = None,
+    ) -> None:
+        parts = urlsplit(base_url) if isinstance(base_url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+        if max_response_bytes is not None and max_response_bytes <= 0:
+            raise UsageError(f"max_response_bytes must be > 0 or None, got {max_response_bytes}")
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.target = _redact_url(self.base_url)
+        self.timeouts = Timeouts.coerce(timeout)
+        self.retry = retry
+        self.pool = PoolLimits(pool_connections, pool_maxsize, pool_block, pool_timeout_s)
+        self.headers = check_headers(headers)
+        if tenant_id is not None:
+            check_header(tenant_header, tenant_id)
+            self.headers[tenant_header] = tenant_id
+        self.auth = auth
+        self.max_response_bytes = max_response_bytes
+        self.follow_redirects = follow_redirects
+        self.verify = verify
+        self.cert = cert
+        self._own_session = session is None
+        self._session = session if session is not None else build_session(self.pool)
+        self._stats = _Stats()
+        self._breaker = (
+            CircuitBreaker(breaker, name=name or self.target, is_failure=http_is_failure)
+            if breaker is not None
+            else None
+        )
+        self._budget = RetryBudget(budget) if budget is not None else None
+        user_hooks: tuple[Hook, ...] = tuple(hooks) if hooks is not None else (LoggingHook(),)
+        self._resilience = Resilience(
+            target=self.target,
+            retry=retry,
+            breaker=self._breaker,
+            budget=self._budget,
+            hooks=(self._stats, *user_hooks),
+        )
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    # -- public surface ----------------------------------------------------------------------
+
+    @property
+    def breaker(self) -> CircuitBreaker | None:
+        """This client's circuit breaker (one per client), or None."""
+        return self._breaker
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutArg | UseClientDefault = USE_CLIENT_DEFAULT,
+        idempotent: bool | None = None,
+        deadline_s: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
+    ) -> requests.Response:
+        """Send a request under the client's policies and return the response.
+
+        Args:
+            method: the HTTP method (any case).
+            path: a path relative to ``base_url`` (``"items/1"``) or an absolute URL.
+            params: query parameters (a mapping or pairs), as requests takes them.
+            json: a JSON-serialisable body, or None for none.
+            data: a form mapping, bytes or str body, or None. Use only one of json/data.
+                A body that is a one-shot stream cannot be retried: pass bytes to allow it.
+            headers: headers for this request (validated; override the client's).
+            timeout: per-attempt limits for this call (see the constructor); None: no limits.
+            idempotent: True allows retrying read failures and 429/502/503/504 even for POST
+                or PATCH; False forbids it even for GET; None: decided by the method and an
+                ``Idempotency-Key`` header.
+            deadline_s: the overall deadline of this call in seconds; None: no deadline;
+                default the retry policy's ``deadline_s``.
+            retry: a retry policy for this call only.
+
+        Returns:
+            The :class:`requests.Response`, status 2xx, body read (``.content``, ``.json()``).
+
+        Raises:
+            HTTPStatusError: the final answer was not 2xx.
+            CircuitOpenError: the breaker is open; nothing was sent.
+            ConnectError, ConnectionLostError, TLSError: the connection failed.
+            Timeout: ConnectTimeout, ReadTimeout, PoolTimeout or DeadlineExceeded.
+            ResponseTooLargeError: the body exceeded ``max_response_bytes``.
+            ProtocolError: a malformed response.
+            UsageError: invalid arguments or headers, or a closed client.
+        """
+        if self._closed:
+            raise UsageError("this HTTPClient is closed")
+        method = method.upper()
+        url = urljoin(self.base_url, path.lstrip("/")) if "://" not in path else path
+        merged = dict(self.headers)
+        merged.update(check_headers(headers))
+        request_id = (
+            next((v for k, v in merged.items() if k.lower() == "x-request-id"), None)
+            or uuid.uuid4().hex
+        )
+        merged.setdefault("X-Request-ID", request_id)
+        if idempotent is None:
+            has_key = any(k.lower() == "idempotency-key" for k in merged)
+            idempotent = method in IDEMPOTENT_METHODS or has_key
+        timeouts = (
+            self.timeouts if isinstance(timeout, UseClientDefault) else Timeouts.coerce(timeout)
+        )
+        operation = f"{method} {urlsplit(url).path or '/'}"
+        safe = bool(idempotent)
+
+        def retryable(exc: BaseException) -> bool:
+            if isinstance(exc, ConnectError):  # includes ConnectTimeout: nothing was sent
+                return True
+            if isinstance(exc, ReadTimeout | ConnectionLostError):
+                return safe
+            if isinstance(exc, HTTPStatusError):
+                return safe and exc.status_code in RETRYABLE_STATUSES
+            return False
+
+        def attempt(ctx: AttemptContext) -> requests.Response:
+            remaining = ctx.remaining_s()
+            capped = timeouts.capped(remaining)
+            response = self._send(method, url, merged, params, json, data, capped, ctx)
+            if response.status_code == 401 and hasattr(self.auth, "invalidate"):
+                self.auth.invalidate()  # a stale token: fetch a new one and try once more
+                response = self._send(method, url, merged, params, json, data, capped, ctx)
+            if not 200 <= response.status_code < 300:
+                raise self._status_error(response, method, url, request_id)
+            return response
+
+        started = time.monotonic()
+        ok = False
+        try:
+            result = self._resilience.call(
+                attempt,
+                operation=operation,
+                retryable=retryable,
+                retry=retry,
+                deadline_s=deadline_s,
+            )
+            ok = True
+            return result
+        finally:
+            self._stats.finish(ok, time.monotonic() - started)
+
+    def get(
+        self,
+        path: str,
+        *,
+        params: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutArg | UseClientDefault = USE_CLIENT_DEFAULT,
+        idempotent: bool | None = None,
+        deadline_s: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+    ) -> Any:
+        """GET ``path`` and return the decoded body (see :meth:`decode`).
+
+        Arguments and exceptions as :meth:`request`; also ProtocolError for a JSON content
+        type whose body is not valid JSON.
+        """
+        return self.decode(
+            self.request(
+                "GET",
+                path,
+                params=params,
+                headers=headers,
+                timeout=timeout,
+                idempotent=idempotent,
+                deadline_s=deadline_s,
+            )
+        )
+
+    def post(
+        self,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutArg | UseClientDefault = USE_CLIENT_DEFAULT,
+        idempotent: bool | None = None,
+        deadline_s: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+    ) -> Any:
+        """POST and return the decoded body. Not retried after sending unless
+        ``idempotent=True`` or an ``Idempotency-Key`` header is given. See :meth:`request`."""
+        return self.decode(
+            self.request(
+                "POST",
+                path,
+                params=params,
+                json=json,
+                data=data,
+                headers=headers,
+                timeout=timeout,
+                idempotent=idempotent,
+                deadline_s=deadline_s,
+            )
+        )
+
+    def put(
+        self,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutArg | UseClientDefault = USE_CLIENT_DEFAULT,
+        idempotent: bool | None = None,
+        deadline_s: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+    ) -> Any:
+        """PUT and return the decoded body (idempotent by definition). See :meth:`request`."""
+        return self.decode(
+            self.request(
+                "PUT",
+                path,
+                params=params,
+                json=json,
+                data=data,
+                headers=headers,
+                timeout=timeout,
+                idempotent=idempotent,
+                deadline_s=deadline_s,
+            )
+        )
+
+    def patch(
+        self,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutArg | UseClientDefault = USE_CLIENT_DEFAULT,
+        idempotent: bool | None = None,
+        deadline_s: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+    ) -> Any:
+        """PATCH and return the decoded body. Not retried after sending unless
+        ``idempotent=True`` or an ``Idempotency-Key`` header is given. See :meth:`request`."""
+        return self.decode(
+            self.request(
+                "PATCH",
+                path,
+                params=params,
+                json=json,
+                data=data,
+                headers=headers,
+                timeout=timeout,
+                idempotent=idempotent,
+                deadline_s=deadline_s,
+            )
+        )
+
+    def delete(
+        self,
+        path: str,
+        *,
+        params: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutArg | UseClientDefault = USE_CLIENT_DEFAULT,
+        idempotent: bool | None = None,
+        deadline_s: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+    ) -> Any:
+        """DELETE and return the decoded body (idempotent by definition). See :meth:`request`."""
+        return self.decode(
+            self.request(
+                "DELETE",
+                path,
+                params=params,
+                headers=headers,
+                timeout=timeout,
+                idempotent=idempotent,
+                deadline_s=deadline_s,
+            )
+        )
+
+    @staticmethod
+    def decode(response: requests.Response) -> Any:
+        """Decode a response body.
+
+        Returns:
+            None for an empty body; the parsed JSON when the Content-Type is JSON
+            (``application/json`` or ``*+json``); otherwise the text (charset from the
+            Content-Type, UTF-8 by default).
+
+        Raises:
+            ProtocolError: a JSON content type whose body does not parse (with an excerpt).
+        """
+        body = response.content
+        if not body:
+            return None
+        ctype = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if ctype == "application/json" or ctype.endswith("+json"):
+            try:
+                return _json.loads(body)
+            except ValueError as exc:
+                raise ProtocolError(
+                    f"response declared {ctype} but is not valid JSON: {exc}",
+                    excerpt=excerpt(body),
+                    target=_redact_url(response.url or ""),
+                ) from None
+        charset = (
+            response.encoding if "charset=" in response.headers.get("Content-Type", "") else None
+        )
+        return body.decode(charset or "utf-8", "replace")
+
+    def metrics(self) -> ClientMetrics:
+        """A snapshot of this client's counters, latency percentiles, breaker and budget."""
+        p50, p95, p99, pmax = self._stats.percentiles()
+        s = self._stats
+        with s.lock:
+            counts = (s.calls, s.successes, s.errors, s.attempts, s.retries, s.rejected)
+        return ClientMetrics(
+            *counts,
+            latency_p50_s=p50,
+            latency_p95_s=p95,
+            latency_p99_s=p99,
+            latency_max_s=pmax,
+            breaker=self._breaker.info() if self._breaker else None,
+            budget_tokens=self._budget.tokens if self._budget else None,
+        )
+
+    def health_check(self, path: str = "/health", *, timeout_s: float = 2.0) -> HealthReport:
+        """Probe ``path`` once with GET, bypassing retry and breaker (it observes them).
+
+        Args:
+            path: the health endpoint, relative to ``base_url``.
+            timeout_s: connect and read limit for the probe, in seconds.
+
+        Returns:
+            A :class:`HealthReport`; transport failures are reported, not raised.
+
+        Raises:
+            UsageError: the client is closed.
+        """
+        if self._closed:
+            raise UsageError("this HTTPClient is closed")
+        url = urljoin(self.base_url, path.lstrip("/"))
+        headers = dict(self.headers)
+        headers.setdefault("X-Request-ID", uuid.uuid4().hex)
+        started = time.monotonic()
+        status: int | None = None
+        error: str | None = None
+        try:
+            response = send(
+                self._session,
+                "GET",
+                url,
+                headers=headers,
+                auth=self.auth,
+                timeouts=Timeouts(timeout_s, timeout_s),
+                max_body_bytes=64 * 1024,
+                deadline=started + timeout_s,
+                verify=self.verify,
+                cert=self.cert,
+                target=self.target,
+            )
+            status = response.status_code
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except SyncClientsError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        return HealthReport(
+            ok=error is None,
+            status_code=status,
+            latency_s=time.monotonic() - started,
+            error=error,
+            breaker_state=self._breaker.state if self._breaker else None,
+        )
+
+    def close(self) -> None:
+        """Close the pooled connections this client created. Idempotent; later calls raise
+        UsageError. A session passed in by the caller is left open."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._own_session:
+            self._session.close()
+
+    def __enter__(self) -> HTTPClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        auth = type(self.auth).__name__ if self.auth is not None else None
+        state = "closed" if self._closed else "open"
+        return f"HTTPClient({self.target!r}, auth={auth}, {state})"
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        params: Any,
+        json: Any,
+        data: Any,
+        timeouts: Timeouts,
+        ctx: AttemptContext,
+    ) -> requests.Response:
+        if self._closed:
+            raise UsageError("this HTTPClient is closed")
+        return send(
+            self._session,
+            method,
+            url,
+            headers=headers,
+            params=params,
+            json=json,
+            data=data,
+            auth=self.auth,
+            timeouts=timeouts,
+            max_body_bytes=self.max_response_bytes,
+            deadline=ctx.deadline,
+            allow_redirects=self.follow_redirects,
+            verify=self.verify,
+            cert=self.cert,
+            target=self.target,
+        )
+
+    def _status_error(
+        self, response: requests.Response, method: str, url: str, request_id: str
+    ) -> HTTPStatusError:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        reason = response.reason or ""
+        return HTTPStatusError(
+            f"{method} {_redact_url(url)} answered {response.status_code} {reason}".rstrip()
+            + f" (X-Request-ID {request_id})",
+            status_code=response.status_code,
+            response=response,
+            retry_after=retry_after,
+            body_excerpt=excerpt(response.content),
+            request_id=request_id,
+            target=self.target,
+        )

@@ -1,0 +1,366 @@
+"""HTTP transport: pooled ``requests`` sessions, bounded body reads, and the one boundary where
+``requests`` / ``urllib3`` exceptions become :mod:`syncclients.errors`.
+
+The session owns no policy: urllib3 retries are off (``max_retries=0``) because retrying
+lives in :mod:`syncclients.resilience` only, and redirects are requests' own. What requests
+lacks and this module adds:
+
+- a bounded wait for a pooled connection when the pool blocks (requests never passes a pool
+  timeout to urllib3, so a caller would wait forever): :class:`~syncclients.errors.PoolTimeout`;
+- a response size limit, checked against Content-Length and while reading (decoded bytes);
+- an overall deadline while reading a body that trickles in (the read timeout is per read).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+import requests.adapters
+import requests.exceptions as rex
+import urllib3.exceptions as uex
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from ..config import PoolLimits, Timeouts
+from ..errors import (
+    ConnectError,
+    ConnectionLostError,
+    ConnectTimeout,
+    PoolTimeout,
+    ProtocolError,
+    ReadTimeout,
+    ResponseTooLargeError,
+    SyncClientsError,
+    TLSError,
+    TransportError,
+    UsageError,
+)
+
+__all__ = [
+    "PooledHTTPAdapter",
+    "build_session",
+    "read_body",
+    "send",
+    "translate_exception",
+    "translating",
+]
+
+_CHUNK_BYTES = 64 * 1024
+
+
+def _bounded_pool_classes(pool_timeout_s: float | None) -> dict[str, type[HTTPConnectionPool]]:
+    """Pool classes whose blocking wait for a connection is bounded by ``pool_timeout_s``."""
+
+    class BoundedHTTPConnectionPool(HTTPConnectionPool):
+        def _get_conn(self, timeout: float | None = None) -> Any:
+            return super()._get_conn(timeout=pool_timeout_s if timeout is None else timeout)
+
+    class BoundedHTTPSConnectionPool(HTTPSConnectionPool):
+        def _get_conn(self, timeout: float | None = None) -> Any:
+            return super()._get_conn(timeout=pool_timeout_s if timeout is None else timeout)
+
+    return {"http": BoundedHTTPConnectionPool, "https": BoundedHTTPSConnectionPool}
+
+
+class PooledHTTPAdapter(requests.adapters.HTTPAdapter):
+    """An :class:`~requests.adapters.HTTPAdapter` with urllib3 retries off and, when the pool
+    blocks, a bounded wait for a free connection.
+
+    Args:
+        limits: pool sizes, blocking and the pool wait bound (seconds).
+    """
+
+    def __init__(self, limits: PoolLimits) -> None:
+        self.limits = limits
+        super().__init__(
+            pool_connections=limits.pool_connections,
+            pool_maxsize=limits.pool_maxsize,
+            max_retries=0,
+            pool_block=limits.block,
+        )
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = _bounded_pool_classes(self.limits.pool_timeout_s)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if hasattr(manager, "pool_classes_by_scheme"):
+            manager.pool_classes_by_scheme = _bounded_pool_classes(self.limits.pool_timeout_s)
+        return manager
+
+
+def build_session(limits: PoolLimits) -> requests.Session:
+    """A new :class:`requests.Session` with a :class:`PooledHTTPAdapter` for http and https.
+
+    Args:
+        limits: pool sizes, blocking, and the pool wait bound.
+
+    Returns:
+        The session; the caller owns it and must close it.
+    """
+    session = requests.Session()
+    adapter = PooledHTTPAdapter(limits)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _innermost(exc: BaseException) -> list[BaseException]:
+    """The chain of wrapped exceptions: args[0] of requests errors, .reason of MaxRetryError."""
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        nxt: Any = getattr(current, "reason", None)
+        if not isinstance(nxt, BaseException):
+            args = getattr(current, "args", ())
+            nxt = args[0] if args and isinstance(args[0], BaseException) else None
+        if nxt is None:
+            nxt = current.__cause__ or current.__context__
+        current = nxt
+    return chain
+
+
+def translate_exception(
+    exc: BaseException, *, target: str | None, timeouts: Timeouts | None = None
+) -> SyncClientsError | UsageError:
+    """Translate an exception from requests, urllib3 or the socket layer into our tree.
+
+    This is the only place such exceptions are mapped (architecture: one boundary).
+
+    Args:
+        exc: what requests/urllib3 raised.
+        target: the target to name on the error (base URL without credentials).
+        timeouts: the limits in force, to report which one ran out.
+
+    Returns:
+        The exception to raise instead (chain it with ``from exc``).
+    """
+    msg = f"{type(exc).__name__}: {exc}"
+    chain = _innermost(exc)
+    connect_s = timeouts.connect_s if timeouts else None
+    read_s = timeouts.read_s if timeouts else None
+
+    # Programming errors: fix the call, do not retry.
+    if isinstance(
+        exc,
+        rex.URLRequired
+        | rex.MissingSchema
+        | rex.InvalidSchema
+        | rex.InvalidURL
+        | rex.InvalidHeader
+        | rex.InvalidProxyURL
+        | rex.InvalidJSONError
+        | rex.StreamConsumedError
+        | rex.UnrewindableBodyError
+        | uex.LocationValueError
+        | uex.ProxySchemeUnknown
+        | uex.ProxySchemeUnsupported,
+    ) and not isinstance(exc, rex.JSONDecodeError):
+        return UsageError(f"invalid HTTP request: {msg}")
+
+    if any(isinstance(e, uex.EmptyPoolError) for e in chain):
+        return PoolTimeout(
+            "no pooled connection became free within the pool timeout", target=target
+        )
+    if isinstance(exc, rex.ConnectTimeout) or any(
+        isinstance(e, uex.ConnectTimeoutError) and not isinstance(e, uex.NewConnectionError)
+        for e in chain
+    ):
+        return ConnectTimeout(
+            f"connect timed out after {connect_s} s: {msg}", timeout_s=connect_s, target=target
+        )
+    if isinstance(exc, rex.ReadTimeout) or any(
+        isinstance(e, uex.ReadTimeoutError | socket.timeout) for e in chain
+    ):
+        return ReadTimeout(
+            f"read timed out after {read_s} s: {msg}", timeout_s=read_s, target=target
+        )
+    if isinstance(exc, rex.SSLError) or any(
+        isinstance(e, uex.SSLError | ssl.SSLError) for e in chain
+    ):
+        return TLSError(f"TLS failed: {msg}", target=target)
+    if isinstance(exc, rex.ProxyError) or any(
+        isinstance(e, uex.NewConnectionError | uex.NameResolutionError | uex.ProxyError)
+        for e in chain
+    ):
+        return ConnectError(f"could not connect: {msg}", target=target)
+    if isinstance(exc, rex.ContentDecodingError | uex.DecodeError):
+        return ProtocolError(f"could not decode the response body: {msg}", target=target)
+    if isinstance(exc, rex.TooManyRedirects):
+        return ProtocolError(f"too many redirects: {msg}", target=target)
+    if isinstance(exc, rex.JSONDecodeError):
+        return ProtocolError(f"invalid JSON: {msg}", target=target)
+    if isinstance(exc, uex.HeaderParsingError | uex.BodyNotHttplibCompatible):
+        return ProtocolError(f"malformed HTTP response: {msg}", target=target)
+    if isinstance(exc, uex.ClosedPoolError):
+        return UsageError("the client's connection pool is closed (was the client closed?)")
+    if isinstance(
+        exc,
+        rex.ChunkedEncodingError
+        | rex.ConnectionError
+        | uex.ProtocolError
+        | uex.IncompleteRead
+        | uex.ResponseNotChunked
+        | ConnectionError
+        | OSError,
+    ):
+        return ConnectionLostError(f"connection lost: {msg}", target=target)
+    return TransportError(f"HTTP transport failed: {msg}", target=target)
+
+
+_TRANSLATED = (rex.RequestException, uex.HTTPError, OSError)
+
+
+@contextmanager
+def translating(*, target: str | None, timeouts: Timeouts | None = None) -> Iterator[None]:
+    """Context manager that translates requests/urllib3/socket exceptions raised inside it.
+
+    Our own exceptions pass through unchanged.
+
+    Raises:
+        SyncClientsError: a translated transport failure (chained to the original).
+        UsageError: a translated programming error (invalid URL, header, ...).
+    """
+    try:
+        yield
+    except (SyncClientsError, UsageError):
+        raise
+    except _TRANSLATED as exc:
+        raise translate_exception(exc, target=target, timeouts=timeouts) from exc
+
+
+def read_body(
+    response: requests.Response,
+    *,
+    max_bytes: int | None,
+    deadline: float | None,
+    target: str | None,
+) -> bytes:
+    """Read a streamed response's whole body, bounded in size and time, and release the
+    connection to the pool.
+
+    The body is stored on the response (``response.content`` works afterwards).
+
+    Args:
+        response: a response made with ``stream=True``.
+        max_bytes: the most (decoded) bytes accepted; None: no limit.
+        deadline: a ``time.monotonic()`` instant after which reading stops; None: none.
+        target: the target to name on errors.
+
+    Returns:
+        The body bytes.
+
+    Raises:
+        ResponseTooLargeError: the body (or its Content-Length) exceeds ``max_bytes``.
+        ReadTimeout: the deadline passed while the body was still arriving.
+        ConnectionLostError: the connection broke mid-body.
+    """
+    try:
+        declared = response.headers.get("Content-Length")
+        if max_bytes is not None and declared and declared.isdigit() and int(declared) > max_bytes:
+            response.close()
+            raise ResponseTooLargeError(
+                f"response body of {declared} bytes exceeds the limit of {max_bytes} bytes",
+                limit_bytes=max_bytes,
+                target=target,
+            )
+        parts: list[bytes] = []
+        size = 0
+        with translating(target=target):
+            for chunk in response.iter_content(_CHUNK_BYTES):
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    response.close()
+                    raise ResponseTooLargeError(
+                        f"response body exceeds the limit of {max_bytes} bytes",
+                        limit_bytes=max_bytes,
+                        target=target,
+                    )
+                parts.append(chunk)
+                if deadline is not None and time.monotonic() > deadline:
+                    response.close()
+                    raise ReadTimeout(
+                        "the deadline passed while the response body was arriving",
+                        target=target,
+                    )
+        body = b"".join(parts)
+        response._content = body
+        response._content_consumed = True  # type: ignore[attr-defined]
+        return body
+    finally:
+        response.close()  # returns the connection to the pool once the body is read
+
+
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    params: Any = None,
+    json: Any = None,
+    data: Any = None,
+    auth: Any = None,
+    timeouts: Timeouts,
+    max_body_bytes: int | None,
+    deadline: float | None = None,
+    allow_redirects: bool = True,
+    verify: bool | str = True,
+    cert: str | tuple[str, str] | None = None,
+    target: str | None = None,
+) -> requests.Response:
+    """Send one HTTP request and read its whole (bounded) body. No retries, no policy.
+
+    Args:
+        session: the pooled session (see :func:`build_session`).
+        method: the HTTP method, upper case.
+        url: the absolute URL.
+        headers: request headers (already validated).
+        params: query parameters as requests accepts them.
+        json: a JSON-serialisable body, or None.
+        data: a form/bytes body, or None.
+        auth: a requests auth object, or None.
+        timeouts: connect and read limits in seconds.
+        max_body_bytes: the response size limit in bytes, or None.
+        deadline: a ``time.monotonic()`` instant bounding the body read, or None.
+        allow_redirects: follow redirects as requests does.
+        verify: TLS verification (True, False, or a CA bundle path).
+        cert: a client certificate path or (cert, key) pair, or None.
+        target: the target to name on errors.
+
+    Returns:
+        The response, body read (``response.content`` is set), connection released.
+
+    Raises:
+        TransportError: connect/read failures, timeouts, TLS, size limit (subclasses).
+        ProtocolError: an undecodable body encoding, too many redirects.
+        UsageError: an invalid URL, header or body.
+    """
+    with translating(target=target, timeouts=timeouts):
+        response = session.request(
+            method,
+            url,
+            headers=dict(headers) if headers else None,
+            params=params,
+            json=json,
+            data=data,
+            auth=auth,
+            timeout=(timeouts.connect_s, timeouts.read_s),
+            stream=True,
+            allow_redirects=allow_redirects,
+            verify=verify,
+            cert=cert,
+        )
+    read_body(response, max_bytes=max_body_bytes, deadline=deadline, target=target)
+    return response
