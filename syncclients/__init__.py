@@ -33,24 +33,40 @@ from .errors import (
     TransportError,
     UsageError,
 )
+from .http import (
+    APIKeyAuth,
+    BasicAuth,
+    BearerAuth,
+    ClientMetrics,
+    HealthReport,
+    HTTPClient,
+    OAuth2ClientCredentials,
+)
 from .resilience import AttemptRecord, BreakerInfo, CircuitBreaker, LoggingHook, RetryBudget
 
 __version__ = "0.1.0"
 
 __all__ = [
     "USE_CLIENT_DEFAULT",
+    "APIKeyAuth",
     "AttemptRecord",
+    "BasicAuth",
+    "BearerAuth",
     "BreakerInfo",
     "BreakerPolicy",
     "CircuitBreaker",
     "CircuitOpenError",
+    "ClientMetrics",
     "ConnectError",
     "ConnectTimeout",
     "ConnectionLostError",
     "DeadlineExceeded",
+    "HTTPClient",
     "HTTPStatusError",
+    "HealthReport",
     "InvalidHeaderError",
     "LoggingHook",
+    "OAuth2ClientCredentials",
     "PoolLimits",
     "PoolTimeout",
     "ProtocolError",

@@ -31,7 +31,9 @@ def trip(breaker: CircuitBreaker, times: int) -> None:
 
 def test_opens_after_consecutive_failures_and_rejects_without_calling() -> None:
     clock = Clock()
-    b = CircuitBreaker(BreakerPolicy(failure_threshold=3, recovery_timeout_s=10), name="t", clock=clock)
+    b = CircuitBreaker(
+        BreakerPolicy(failure_threshold=3, recovery_timeout_s=10), name="t", clock=clock
+    )
     trip(b, 2)
     assert b.state == "closed"
     trip(b, 1)
@@ -70,7 +72,9 @@ def test_recovery_half_open_then_success_threshold_closes() -> None:
 
 def test_failed_probe_reopens() -> None:
     clock = Clock()
-    b = CircuitBreaker(BreakerPolicy(failure_threshold=1, recovery_timeout_s=1), name="t", clock=clock)
+    b = CircuitBreaker(
+        BreakerPolicy(failure_threshold=1, recovery_timeout_s=1), name="t", clock=clock
+    )
     trip(b, 1)
     clock.now += 1
     trip(b, 1)
@@ -145,7 +149,9 @@ def test_half_open_admits_only_permitted_probes_under_32_threads() -> None:
 
 
 def test_failure_rate_mode_trips_on_rate_not_streak() -> None:
-    policy = BreakerPolicy(failure_threshold=None, failure_rate=0.5, window_size=10, minimum_calls=10)
+    policy = BreakerPolicy(
+        failure_threshold=None, failure_rate=0.5, window_size=10, minimum_calls=10
+    )
     b = CircuitBreaker(policy, name="t")
     for i in range(9):  # alternating: never 2 consecutive failures, rate 50%
         if i % 2:
@@ -192,19 +198,27 @@ def test_usage_errors_never_count_by_default() -> None:
 
 def test_listeners_see_every_transition_in_order() -> None:
     clock = Clock()
-    b = CircuitBreaker(BreakerPolicy(failure_threshold=1, recovery_timeout_s=1), name="svc", clock=clock)
+    b = CircuitBreaker(
+        BreakerPolicy(failure_threshold=1, recovery_timeout_s=1), name="svc", clock=clock
+    )
     seen: list[tuple[str, str, str]] = []
     b.add_listener(lambda *args: seen.append(args))
     b.add_listener(lambda *args: 1 / 0)  # a broken listener never breaks calls
     trip(b, 1)
     clock.now += 1
     b.call(lambda: None)
-    assert seen == [("svc", "closed", "open"), ("svc", "open", "half_open"), ("svc", "half_open", "closed")]
+    assert seen == [
+        ("svc", "closed", "open"),
+        ("svc", "open", "half_open"),
+        ("svc", "half_open", "closed"),
+    ]
 
 
 def test_stale_outcome_from_previous_period_is_ignored() -> None:
     clock = Clock()
-    b = CircuitBreaker(BreakerPolicy(failure_threshold=1, recovery_timeout_s=1), name="t", clock=clock)
+    b = CircuitBreaker(
+        BreakerPolicy(failure_threshold=1, recovery_timeout_s=1), name="t", clock=clock
+    )
     slow = b.acquire()  # admitted while closed
     trip(b, 1)  # opens
     clock.now += 1
@@ -236,7 +250,9 @@ def test_decorator_and_context_manager_share_one_breaker_and_check_open() -> Non
 
 def test_keyboard_interrupt_is_neutral_and_releases_probe() -> None:
     clock = Clock()
-    b = CircuitBreaker(BreakerPolicy(failure_threshold=1, recovery_timeout_s=1), name="t", clock=clock)
+    b = CircuitBreaker(
+        BreakerPolicy(failure_threshold=1, recovery_timeout_s=1), name="t", clock=clock
+    )
     trip(b, 1)
     clock.now += 1
 

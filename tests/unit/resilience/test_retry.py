@@ -18,7 +18,13 @@ from syncclients import (
     RetryPolicy,
     UsageError,
 )
-from syncclients.resilience import AttemptRecord, CircuitBreaker, LoggingHook, Resilience, RetryBudget
+from syncclients.resilience import (
+    AttemptRecord,
+    CircuitBreaker,
+    LoggingHook,
+    Resilience,
+    RetryBudget,
+)
 from syncclients.resilience import retry as retry_mod
 
 
@@ -30,9 +36,13 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return recorded
 
 
-def make(retry: RetryPolicy, *, breaker: CircuitBreaker | None = None, budget: RetryBudget | None = None):
+def make(
+    retry: RetryPolicy, *, breaker: CircuitBreaker | None = None, budget: RetryBudget | None = None
+):
     records: list[AttemptRecord] = []
-    res = Resilience(target="svc", retry=retry, breaker=breaker, budget=budget, hooks=[records.append])
+    res = Resilience(
+        target="svc", retry=retry, breaker=breaker, budget=budget, hooks=[records.append]
+    )
     return res, records
 
 
@@ -122,7 +132,9 @@ def test_retry_after_is_honoured_exactly_without_jitter(sleeps: list[float]) -> 
     assert records[0].delay_s == 1.25
 
 
-def test_retry_after_beyond_deadline_gives_up_instead_of_retrying_early(sleeps: list[float]) -> None:
+def test_retry_after_beyond_deadline_gives_up_instead_of_retrying_early(
+    sleeps: list[float],
+) -> None:
     res, records = make(RetryPolicy(max_attempts=5, deadline_s=2.0))
     fn, calls = always(HTTPStatusError("busy", status_code=503, retry_after=30))
     with pytest.raises(HTTPStatusError):
@@ -141,7 +153,9 @@ def test_retry_after_over_cap_gives_up(sleeps: list[float]) -> None:
 
 
 def test_retry_after_ignored_when_disabled(sleeps: list[float]) -> None:
-    policy = RetryPolicy(max_attempts=2, initial_delay_s=0.5, jitter=False, respect_retry_after=False)
+    policy = RetryPolicy(
+        max_attempts=2, initial_delay_s=0.5, jitter=False, respect_retry_after=False
+    )
     res, _ = make(policy)
     fn, _ = always(HTTPStatusError("busy", status_code=503, retry_after=9))
     with pytest.raises(HTTPStatusError):
@@ -149,11 +163,17 @@ def test_retry_after_ignored_when_disabled(sleeps: list[float]) -> None:
     assert sleeps == [0.5]
 
 
-def test_attempt_sees_remaining_deadline_and_timeout_past_deadline_becomes_deadline_exceeded() -> None:
+def test_attempt_sees_remaining_deadline_and_timeout_past_deadline_becomes_deadline_exceeded() -> (
+    None
+):
     now = [0.0]
     res = Resilience(
-        target="svc", retry=RetryPolicy(max_attempts=3, deadline_s=5.0), breaker=None,
-        budget=None, hooks=[], clock=lambda: now[0],
+        target="svc",
+        retry=RetryPolicy(max_attempts=3, deadline_s=5.0),
+        breaker=None,
+        budget=None,
+        hooks=[],
+        clock=lambda: now[0],
     )
     seen = []
 
@@ -172,7 +192,12 @@ def test_attempt_sees_remaining_deadline_and_timeout_past_deadline_becomes_deadl
 def test_per_call_deadline_none_disables_it() -> None:
     res, _ = make(RetryPolicy(deadline_s=1.0))
     seen = []
-    res.call(lambda ctx: seen.append(ctx.remaining_s()), operation="op", retryable=lambda e: True, deadline_s=None)
+    res.call(
+        lambda ctx: seen.append(ctx.remaining_s()),
+        operation="op",
+        retryable=lambda e: True,
+        deadline_s=None,
+    )
     assert seen == [None]
 
 
@@ -212,10 +237,20 @@ def test_breaker_inside_retry_rejection_is_final(sleeps: list[float]) -> None:
     assert records[-1].breaker_state == "open"
 
 
-def test_logging_hook_uses_namespaced_extra(caplog: pytest.LogCaptureFixture, sleeps: list[float]) -> None:
-    res = Resilience(target="svc", retry=RetryPolicy(max_attempts=2, initial_delay_s=0), breaker=None, budget=None)
+def test_logging_hook_uses_namespaced_extra(
+    caplog: pytest.LogCaptureFixture, sleeps: list[float]
+) -> None:
+    res = Resilience(
+        target="svc",
+        retry=RetryPolicy(max_attempts=2, initial_delay_s=0),
+        breaker=None,
+        budget=None,
+    )
     fn, _ = always(ConnectError("down"))
-    with caplog.at_level(logging.DEBUG, logger="syncclients.resilience"), pytest.raises(ConnectError):
+    with (
+        caplog.at_level(logging.DEBUG, logger="syncclients.resilience"),
+        pytest.raises(ConnectError),
+    ):
         res.call(fn, operation="GET /x", retryable=lambda e: True)
     first, last = caplog.records
     assert first.levelno == logging.INFO and last.levelno == logging.WARNING
@@ -235,7 +270,13 @@ def test_broken_hook_does_not_break_calls() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"max_attempts": 0}, {"initial_delay_s": -1}, {"deadline_s": 0}, {"multiplier": 0.5}, {"retry_on": 3}],
+    [
+        {"max_attempts": 0},
+        {"initial_delay_s": -1},
+        {"deadline_s": 0},
+        {"multiplier": 0.5},
+        {"retry_on": 3},
+    ],
 )
 def test_invalid_retry_policy(kwargs: dict) -> None:
     with pytest.raises(UsageError):
