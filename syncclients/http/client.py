@@ -570,7 +570,10 @@ class HTTPClient:
         charset = (
             response.encoding if "charset=" in response.headers.get("Content-Type", "") else None
         )
-        return body.decode(charset or "utf-8", "replace")
+        try:
+            return body.decode(charset or "utf-8", "replace")
+        except LookupError:  # an unknown charset name: fall back to UTF-8
+            return body.decode("utf-8", "replace")
 
     def metrics(self) -> ClientMetrics:
         """A snapshot of this client's counters, latency percentiles, breaker and budget."""

@@ -43,6 +43,15 @@ EXPECTED = {
     "TransportError",
     "UsageError",
     "__version__",
+    "GRPCClient",
+    "GRPCResult",
+    "GRPCStream",
+    "GRPCTLSConfig",
+    "HealthStatus",
+    "GRPCStatusError",
+    "GRPCTimeoutError",
+    "GRPCTLSError",
+    "GRPCUnavailableError",
 }
 
 
