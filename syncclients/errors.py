@@ -56,6 +56,21 @@ gRPC additions (see ``# --- gRPC status errors ---`` at the end)::
         │                             failed; not retried
         └── GRPCTimeoutError          (+ Timeout, builtins.TimeoutError) DEADLINE_EXCEEDED
 
+MCP HTTP transport additions (see ``# --- MCP HTTP transport errors ---`` at the end)::
+
+    SyncClientsError
+    └── TransportError
+        └── SessionExpiredError       the MCP server no longer knows the Mcp-Session-Id (HTTP
+                                      404, or 400 "no valid session"); the request was NOT
+                                      processed: start a new session, then replay it
+                                      (.session_id, .status_code)
+
+Batch additions (see ``# --- batch errors ---`` at the end)::
+
+    SyncClientsError
+    └── CallCancelledError            a batch stopped early (fail_fast, Ctrl-C) before this
+                                      call finished
+
 Retry exhaustion: when every permitted attempt failed (``max_attempts`` reached, the retry
 budget spent, or a server-given delay that does not fit the deadline), the *last* error is
 raised unchanged, so callers catch the real failure (as stamina, backoff and the gRPC A6
@@ -77,6 +92,7 @@ if TYPE_CHECKING:
     import requests
 
 __all__ = [
+    "CallCancelledError",
     "CircuitOpenError",
     "ConnectError",
     "ConnectTimeout",
@@ -96,6 +112,7 @@ __all__ = [
     "ReadTimeout",
     "ResponseTooLargeError",
     "ServerExitedError",
+    "SessionExpiredError",
     "SyncClientsError",
     "TLSError",
     "Timeout",
@@ -488,4 +505,50 @@ class GRPCTimeoutError(GRPCStatusError, Timeout):
     Also a :class:`Timeout` and a builtin :class:`TimeoutError`. Retried only for idempotent
     calls. When the overall deadline of the call (all attempts) ran out, the caller gets
     :class:`DeadlineExceeded` instead, with this error as its ``__cause__``.
+    """
+
+
+# --- MCP HTTP transport errors ---
+
+
+class SessionExpiredError(TransportError):
+    """The MCP server no longer knows this client's session (MCP 2025-11-25, basic/transports,
+    "Session Management": HTTP 404 to a request carrying ``Mcp-Session-Id``; server-everything
+    answers 400 "No valid session ID provided" instead).
+
+    The server rejected the message before processing it, so replaying it is safe, even a
+    non-idempotent one, but only after a new session was started (a new ``initialize``
+    without a session id). A :class:`TransportError` rather than a :class:`ProtocolError`:
+    the session is state of the Streamable HTTP transport (an HTTP header), the peer's
+    output is well-formed, and recovery is a reconnect, like a lost stdio connection. Not a
+    :class:`ConnectionLostError`, whose "may have been processed" would forbid replaying
+    non-idempotent calls.
+
+    Attributes:
+        session_id: the expired session id (None when the server had not assigned one).
+        status_code: the HTTP status that reported it (404 or 400).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        session_id: str | None,
+        status_code: int,
+        target: str | None = None,
+    ) -> None:
+        super().__init__(message, target=target)
+        self.session_id = session_id
+        self.status_code = status_code
+
+
+# --- batch errors ---
+
+
+class CallCancelledError(SyncClientsError):
+    """The call was cancelled before it finished: a batch stopped early (``fail_fast``, or
+    Ctrl-C) and this item had not started, or it was abandoned while running.
+
+    A call that never started did nothing; one abandoned while running may have been
+    processed by the server (its cancellation was sent as the protocol allows).
     """

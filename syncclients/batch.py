@@ -1,0 +1,295 @@
+"""Run many calls on a thread pool: ordered, one outcome per input, nothing lost.
+
+:func:`run_batch` is the engine behind ``MCPClient.call_tool_batch`` and the group batch; it
+works with any callable, so it also batches ``HTTPClient`` or ``GRPCClient`` calls.
+
+Guarantees:
+
+- the result is a list in input order with exactly one :class:`BatchOutcome` per input,
+  whatever happens (exceptions, the deadline, ``fail_fast``, Ctrl-C);
+- at most ``max_workers`` calls run at once, on our pool or on the caller's executor;
+- each call gets ``timeout_s = min(timeout, what remains of the deadline)`` in its
+  :class:`BatchCall`, so calls end by the deadline on their own (and a client cancels the
+  request on the server when its timeout fires); the batch itself returns at most
+  ``cancel_grace_s`` after the deadline, marking what is still running as
+  :class:`~syncclients.errors.DeadlineExceeded`;
+- ``fail_fast`` starts nothing new after the first failure and lets running calls finish
+  (their results are kept); the rest become :class:`~syncclients.errors.CallCancelledError`;
+- Ctrl-C (KeyboardInterrupt in the calling thread) starts nothing new, signals running calls
+  through :attr:`BatchCall.cancelled`, and raises :class:`BatchInterrupted` carrying every
+  outcome so far (unfinished ones as CallCancelledError).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+from .errors import CallCancelledError, DeadlineExceeded, UsageError
+
+__all__ = ["BatchCall", "BatchInterrupted", "BatchOutcome", "BatchProgress", "run_batch"]
+
+ItemT = TypeVar("ItemT")
+T = TypeVar("T")
+
+Status = Literal["ok", "error", "deadline", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome(Generic[T]):
+    """The outcome of one input of a batch.
+
+    Attributes:
+        index: the input's position (the list is in input order; this repeats it).
+        ok: True when the call returned.
+        result: what the call returned, or None when it failed.
+        error: the exception (from our tree: a failed call's error,
+            :class:`~syncclients.errors.DeadlineExceeded`, or
+            :class:`~syncclients.errors.CallCancelledError`), or None when ``ok``.
+        attempts: attempts the call made (0 when it never started).
+        duration_s: how long the call ran, in seconds (0.0 when it never started).
+    """
+
+    index: int
+    ok: bool
+    result: T | None
+    error: BaseException | None
+    attempts: int
+    duration_s: float
+
+    @property
+    def status(self) -> Status:
+        """``"ok"``, ``"error"``, ``"deadline"`` or ``"cancelled"``."""
+        if self.ok:
+            return "ok"
+        if isinstance(self.error, DeadlineExceeded):
+            return "deadline"
+        if isinstance(self.error, CallCancelledError):
+            return "cancelled"
+        return "error"
+
+
+@dataclass(slots=True)
+class BatchCall:
+    """What one call of a batch is told, and may report back.
+
+    Attributes:
+        index: the input's position.
+        timeout_s: the time this call may take, in seconds: the batch's per-call ``timeout``
+            capped by what remains of its deadline; None: no limit.
+        cancelled: set when the batch stops early (deadline, fail_fast, Ctrl-C); a call that
+            can abort its request should watch it.
+        attempts: the call may set how many attempts it made (default 1).
+    """
+
+    index: int
+    timeout_s: float | None
+    cancelled: threading.Event
+    attempts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BatchProgress:
+    """Progress after each finished call (passed to ``on_progress``).
+
+    Attributes:
+        done: calls finished so far (any status).
+        total: calls in the batch.
+        succeeded: calls that returned.
+        failed: calls that did not.
+        last: the outcome that just finished.
+    """
+
+    done: int
+    total: int
+    succeeded: int
+    failed: int
+    last: BatchOutcome[Any]
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a batch. Still a KeyboardInterrupt, so a script stops as usual.
+
+    Attributes:
+        outcomes: one outcome per input, in input order (unfinished: CallCancelledError).
+    """
+
+    def __init__(self, outcomes: list[BatchOutcome[Any]]) -> None:
+        done = sum(1 for o in outcomes if o.ok)
+        super().__init__(f"batch interrupted: {done} of {len(outcomes)} calls succeeded")
+        self.outcomes = outcomes
+
+
+@dataclass(slots=True)
+class _Run(Generic[ItemT, T]):
+    items: list[ItemT]
+    end: float | None
+    timeout: float | None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+def _check_seconds(name: str, value: float | None) -> None:
+    if value is not None and (isinstance(value, bool) or not value > 0):
+        raise UsageError(f"{name} must be seconds > 0 or None, got {value!r}")
+
+
+def run_batch(
+    fn: Callable[[ItemT, BatchCall], T],
+    items: Iterable[ItemT],
+    *,
+    max_workers: int = 8,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    fail_fast: bool = False,
+    on_progress: Callable[[BatchProgress], None] | None = None,
+    progress: bool = False,
+    executor: Executor | None = None,
+    description: str = "calls",
+    cancel_grace_s: float = 0.25,
+) -> list[BatchOutcome[T]]:
+    """Call ``fn(item, call)`` for every item, concurrently, and return one outcome each.
+
+    Args:
+        fn: the call; receives the item and its :class:`BatchCall` (``call.timeout_s`` is
+            the time it may take). Its exceptions become failed outcomes.
+        items: the inputs (consumed into a list first).
+        max_workers: the most calls running at once (>= 1).
+        timeout: seconds each call may take; None: no per-call limit.
+        deadline: seconds the whole batch may take, from now; None: no overall limit.
+        fail_fast: after the first failure start nothing new (running calls finish).
+        on_progress: called on the calling thread after each finished call.
+        progress: show a tqdm progress bar on stderr (needs the ``progress`` extra).
+        executor: run on this executor instead of a new thread pool (not shut down here;
+            concurrency is still limited to ``max_workers``).
+        description: the progress bar's label.
+        cancel_grace_s: after the deadline, how long to wait for running calls to report
+            their own timeout before marking them DeadlineExceeded, in seconds.
+
+    Returns:
+        A list with exactly one :class:`BatchOutcome` per item, in input order.
+
+    Raises:
+        BatchInterrupted: Ctrl-C; carries the outcomes so far.
+        UsageError: invalid arguments, or ``progress=True`` without tqdm installed.
+    """
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise UsageError(f"max_workers must be an int >= 1, got {max_workers!r}")
+    _check_seconds("timeout", timeout)
+    _check_seconds("deadline", deadline)
+    todo = list(items)
+    total = len(todo)
+    bar = _progress_bar(total, description) if progress else None
+    outcomes: list[BatchOutcome[T] | None] = [None] * total
+    started_at = time.monotonic()
+    run: _Run[ItemT, T] = _Run(todo, None if deadline is None else started_at + deadline, timeout)
+    pool = executor or ThreadPoolExecutor(
+        max_workers=min(max_workers, max(total, 1)), thread_name_prefix="syncclients-batch"
+    )
+    running: dict[Future[BatchOutcome[T]], int] = {}
+    next_index = 0
+    counts = {"ok": 0, "failed": 0}
+    interrupted = False
+
+    def record(outcome: BatchOutcome[T]) -> None:
+        if outcomes[outcome.index] is not None:
+            return
+        outcomes[outcome.index] = outcome
+        counts["ok" if outcome.ok else "failed"] += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(ok=counts["ok"], failed=counts["failed"], refresh=False)
+        if on_progress is not None and not interrupted:
+            on_progress(
+                BatchProgress(sum(counts.values()), total, counts["ok"], counts["failed"], outcome)
+            )
+
+    def fill(make_error: Callable[[int], BaseException]) -> None:
+        for i in range(total):
+            if outcomes[i] is None:
+                record(BatchOutcome(i, False, None, make_error(i), 0, 0.0))
+
+    try:
+        while True:
+            while not run.cancel.is_set() and next_index < total and len(running) < max_workers:
+                running[pool.submit(_call_one, fn, run, next_index)] = next_index
+                next_index += 1
+            if not running:
+                break
+            wait_s = None if run.end is None else max(0.0, run.end - time.monotonic())
+            if run.cancel.is_set() and run.end is not None:
+                wait_s = max(0.0, run.end + cancel_grace_s - time.monotonic())
+            done, _ = wait(running, timeout=wait_s, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = running.pop(future)
+                record(_outcome_of(future, index))
+                last = outcomes[index]
+                if fail_fast and last is not None and not last.ok:
+                    run.cancel.set()
+            if not done:  # the deadline passed
+                if run.cancel.is_set():
+                    break  # grace over: what still runs is marked below
+                run.cancel.set()  # start nothing new; give running calls the grace
+        deadline_s = deadline
+
+        def deadline_error(i: int) -> BaseException:
+            return DeadlineExceeded(
+                f"batch deadline of {deadline_s} s passed before call {i} finished",
+                timeout_s=deadline_s,
+            )
+
+        if run.end is not None and time.monotonic() >= run.end:
+            fill(deadline_error)
+        fill(lambda i: CallCancelledError(f"call {i} cancelled: the batch stopped early"))
+    except KeyboardInterrupt:
+        interrupted = True  # no more callbacks: the user asked to stop
+        run.cancel.set()
+        for future in running:
+            future.cancel()
+        fill(lambda i: CallCancelledError(f"call {i} cancelled by Ctrl-C"))
+        raise BatchInterrupted([o for o in outcomes if o is not None]) from None
+    finally:
+        if executor is None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        if bar is not None:
+            bar.close()
+    return [o for o in outcomes if o is not None]
+
+
+def _call_one(
+    fn: Callable[[ItemT, BatchCall], T], run: _Run[ItemT, T], index: int
+) -> BatchOutcome[T]:
+    if run.cancel.is_set():
+        raise CallCancelledError(f"call {index} cancelled: the batch stopped early")
+    remaining = None if run.end is None else run.end - time.monotonic()
+    if remaining is not None and remaining <= 0:
+        raise DeadlineExceeded(f"batch deadline passed before call {index} started")
+    limits = [t for t in (run.timeout, remaining) if t is not None]
+    call = BatchCall(index, min(limits) if limits else None, run.cancel)
+    started = time.monotonic()
+    try:
+        result = fn(run.items[index], call)
+    except Exception as exc:
+        return BatchOutcome(index, False, None, exc, call.attempts, time.monotonic() - started)
+    return BatchOutcome(index, True, result, None, call.attempts, time.monotonic() - started)
+
+
+def _outcome_of(future: Future[BatchOutcome[T]], index: int) -> BatchOutcome[T]:
+    try:
+        return future.result(timeout=0)
+    except (CallCancelledError, DeadlineExceeded) as exc:  # raised before the call started
+        return BatchOutcome(index, False, None, exc, 0, 0.0)
+    except BaseException as exc:  # a BaseException escaping fn (SystemExit in a worker)
+        return BatchOutcome(index, False, None, exc, 1, 0.0)
+
+
+def _progress_bar(total: int, description: str) -> Any:
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        raise UsageError("progress=True needs tqdm: pip install 'syncclients[progress]'") from None
+    return tqdm(total=total, desc=description, unit="call", file=sys.stderr, leave=True)
