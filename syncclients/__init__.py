@@ -7,6 +7,7 @@ breaker, budgeted retries with backoff, and deadlines.
 
 import logging
 
+from .batch import BatchCall, BatchInterrupted, BatchOutcome, BatchProgress, run_batch
 from .config import (
     USE_CLIENT_DEFAULT,
     BreakerPolicy,
@@ -16,6 +17,7 @@ from .config import (
     Timeouts,
 )
 from .errors import (
+    CallCancelledError,
     CircuitOpenError,
     ConnectError,
     ConnectionLostError,
@@ -26,15 +28,21 @@ from .errors import (
     GRPCTLSError,
     GRPCUnavailableError,
     HTTPStatusError,
+    InputRequiredLimitError,
     InvalidHeaderError,
+    MCPError,
+    MissingClientCapabilityError,
     PoolTimeout,
     ProtocolError,
     ReadTimeout,
     ResponseTooLargeError,
+    ServerExitedError,
     SyncClientsError,
     Timeout,
     TLSError,
+    ToolArgumentsError,
     TransportError,
+    UnsupportedProtocolVersionError,
     UsageError,
 )
 from .grpc import (
@@ -53,6 +61,7 @@ from .http import (
     HTTPClient,
     OAuth2ClientCredentials,
 )
+from .mcp import MCPClient
 from .resilience import AttemptRecord, BreakerInfo, CircuitBreaker, LoggingHook, RetryBudget
 
 __version__ = "0.1.0"
@@ -62,9 +71,14 @@ __all__ = [
     "APIKeyAuth",
     "AttemptRecord",
     "BasicAuth",
+    "BatchCall",
+    "BatchInterrupted",
+    "BatchOutcome",
+    "BatchProgress",
     "BearerAuth",
     "BreakerInfo",
     "BreakerPolicy",
+    "CallCancelledError",
     "CircuitBreaker",
     "CircuitOpenError",
     "ClientMetrics",
@@ -84,8 +98,12 @@ __all__ = [
     "HTTPStatusError",
     "HealthReport",
     "HealthStatus",
+    "InputRequiredLimitError",
     "InvalidHeaderError",
     "LoggingHook",
+    "MCPClient",
+    "MCPError",
+    "MissingClientCapabilityError",
     "OAuth2ClientCredentials",
     "PoolLimits",
     "PoolTimeout",
@@ -95,13 +113,17 @@ __all__ = [
     "RetryBudget",
     "RetryBudgetPolicy",
     "RetryPolicy",
+    "ServerExitedError",
     "SyncClientsError",
     "TLSError",
     "Timeout",
     "Timeouts",
+    "ToolArgumentsError",
     "TransportError",
+    "UnsupportedProtocolVersionError",
     "UsageError",
     "__version__",
+    "run_batch",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

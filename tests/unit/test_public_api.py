@@ -52,6 +52,19 @@ EXPECTED = {
     "GRPCTimeoutError",
     "GRPCTLSError",
     "GRPCUnavailableError",
+    "MCPClient",
+    "CallCancelledError",
+    "InputRequiredLimitError",
+    "MCPError",
+    "MissingClientCapabilityError",
+    "ServerExitedError",
+    "ToolArgumentsError",
+    "UnsupportedProtocolVersionError",
+    "BatchCall",
+    "BatchInterrupted",
+    "BatchOutcome",
+    "BatchProgress",
+    "run_batch",
 }
 
 

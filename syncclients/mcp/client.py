@@ -1,0 +1,838 @@
+"""MCPClient: the synchronous MCP client facade (policy + protocol, no asyncio).
+
+One client talks to one server over one transport. Any number of threads may call it at
+once; each call waits on its own future with its own timeout. Every call runs under the
+client's :class:`~syncclients.resilience.Resilience` (deadline, budgeted retry, one breaker
+per server); only calls that are safe to repeat are retried: lists, reads, ping, and
+``tools/call`` for tools annotated ``readOnlyHint``/``idempotentHint`` or called with
+``idempotent=True``.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from ..config import (
+    USE_CLIENT_DEFAULT,
+    BreakerPolicy,
+    RetryBudgetPolicy,
+    RetryPolicy,
+    Timeouts,
+    UseClientDefault,
+)
+from ..errors import (
+    ConnectError,
+    ConnectionLostError,
+    ProtocolError,
+    ReadTimeout,
+    ServerExitedError,
+    ToolArgumentsError,
+    TransportError,
+    UsageError,
+)
+from ..resilience import AttemptContext, CircuitBreaker, Hook, Resilience, RetryBudget
+from .messages import Notification
+from .session import (
+    Callbacks,
+    ElicitationCallback,
+    Era,
+    LoggingCallback,
+    NotificationCallback,
+    ProgressCallback,
+    RootsCallback,
+    SamplingCallback,
+    Session,
+)
+from .transport import SendContext, Transport
+from .types import (
+    CallToolResult,
+    Completion,
+    GetPromptResult,
+    Implementation,
+    Listing,
+    Prompt,
+    ReadResourceResult,
+    Resource,
+    ResourceTemplate,
+    ServerCapabilities,
+    Tool,
+    cache_hints,
+)
+
+__all__ = ["MCPClient"]
+
+logger = logging.getLogger("syncclients.mcp")
+
+T = TypeVar("T")
+
+#: MCP logging levels (RFC 5424 severities), lowest first.
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+_DEFAULT_TIMEOUTS = Timeouts(connect_s=30.0, read_s=60.0)
+_DEFAULT_RETRY = RetryPolicy(max_attempts=3, deadline_s=None)
+_CLIENT_INFO = {"name": "syncclients", "version": "0.1.0"}
+
+
+def _counts_as_failure(exc: BaseException) -> bool:
+    """Breaker classification: the server is sick (transport, malformed output), not an
+    answered error (MCPError) and never a programming error."""
+    return isinstance(exc, TransportError | ProtocolError)
+
+
+class MCPClient:
+    """A blocking, thread-safe client for one MCP server.
+
+    Build one with :meth:`stdio`, :meth:`http` or :meth:`from_config`; use it as a context
+    manager or call :meth:`close`. The connection (process start and era negotiation) is
+    made on first use or on ``with``.
+
+    Args:
+        transport_factory: makes a fresh, unstarted transport (called again on restart).
+        era: ``"auto"`` (probe ``server/discover``, fall back to ``initialize``),
+            ``"legacy"`` (handshake era only) or ``"2026-07-28"`` (modern only).
+        sampling, elicitation, roots, on_log, on_progress, on_notification: callbacks, run
+            on client threads; their presence declares the matching client capabilities
+            (see :class:`~syncclients.mcp.session.Callbacks`).
+        elicitation_modes: elicitation modes declared when ``elicitation`` is given.
+        timeouts: ``connect_s`` bounds process start plus negotiation; ``read_s`` is each
+            request's default wait for its answer, in seconds (None: no limit). Default
+            30 s / 60 s.
+        retry: the retry policy (default 3 attempts, no overall deadline). Only safe calls
+            are retried.
+        breaker: the breaker policy of this server (one breaker per client); None: none.
+        retry_budget: the retry budget of this client; None: none.
+        hooks: receive one record per attempt (default: logging).
+        restart_on_exit: when the server process exited, start it again on the next call
+            (and let safe calls retry); False: later calls raise the exit error.
+        validate_arguments: check ``call_tool`` arguments against the tool's
+            ``inputSchema`` before sending (needs ``jsonschema``; lists tools once if
+            needed).
+        client_info: the ``clientInfo`` sent to the server.
+        name: the server's name in errors, logs and the breaker (default: the target).
+        input_required_max_rounds: the most modern-era input rounds per call (default 10).
+    """
+
+    def __init__(
+        self,
+        transport_factory: Callable[[], Transport],
+        *,
+        era: Era = "auto",
+        sampling: SamplingCallback | None = None,
+        elicitation: ElicitationCallback | None = None,
+        roots: RootsCallback | None = None,
+        on_log: LoggingCallback | None = None,
+        on_progress: ProgressCallback | None = None,
+        on_notification: NotificationCallback | None = None,
+        elicitation_modes: Sequence[str] = ("form", "url"),
+        timeouts: Timeouts | float | tuple[float | None, float | None] | None = _DEFAULT_TIMEOUTS,
+        retry: RetryPolicy = _DEFAULT_RETRY,
+        breaker: BreakerPolicy | None = BreakerPolicy(),
+        retry_budget: RetryBudgetPolicy | None = RetryBudgetPolicy(),
+        hooks: Sequence[Hook] | None = None,
+        restart_on_exit: bool = False,
+        validate_arguments: bool = False,
+        client_info: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        input_required_max_rounds: int = 10,
+    ) -> None:
+        if era not in ("auto", "legacy", "2026-07-28"):
+            raise UsageError(f"era must be 'auto', 'legacy' or '2026-07-28', got {era!r}")
+        for label, fn in (
+            ("sampling", sampling),
+            ("elicitation", elicitation),
+            ("roots", roots),
+            ("on_log", on_log),
+            ("on_progress", on_progress),
+            ("on_notification", on_notification),
+        ):
+            if fn is not None and not callable(fn):
+                raise UsageError(f"{label} must be a callable")
+        self._factory = transport_factory
+        self._era: Era = era
+        self._callbacks = Callbacks(
+            sampling=sampling,
+            elicitation=elicitation,
+            roots=roots,
+            logging=on_log,
+            progress=on_progress,
+            notification=on_notification,
+            elicitation_modes=tuple(elicitation_modes),
+        )
+        self.timeouts = Timeouts.coerce(timeouts)
+        self.restart_on_exit = restart_on_exit
+        self.validate_arguments = validate_arguments
+        self._client_info = dict(client_info or _CLIENT_INFO)
+        self._max_rounds = input_required_max_rounds
+        self._name = name
+        self._connect_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._session: Session | None = None
+        self._opening: Session | None = None
+        self._closed = False
+        self._tools: dict[str, Tool] = {}
+        self._resilience: Resilience | None = None
+        self._retry = retry
+        self._breaker_policy = breaker
+        self._budget_policy = retry_budget
+        self._hooks = hooks
+        self._log_level: str | None = None
+
+    # -- constructors ------------------------------------------------------------------------
+
+    @classmethod
+    def stdio(
+        cls,
+        command: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        era: Era = "auto",
+        stderr_tail_lines: int = 40,
+        shutdown_grace_s: float = 2.0,
+        **options: Any,
+    ) -> MCPClient:
+        """A client for a server started as a subprocess (MCP transports "stdio").
+
+        The server gets a minimal environment (HOME, LOGNAME, PATH, SHELL, TERM, USER) plus
+        ``env``, runs in its own session/process group, and is stopped on :meth:`close`
+        (close stdin, wait ``shutdown_grace_s``, SIGTERM the group, wait, SIGKILL).
+
+        Args:
+            command: the program and its arguments, e.g. ``["uvx", "mcp-server-time"]``.
+            env: variables added to the minimal environment; None: none.
+            cwd: the server's working directory; None: ours.
+            era: see :class:`MCPClient`.
+            stderr_tail_lines: stderr lines kept for error messages.
+            shutdown_grace_s: seconds per shutdown step.
+            **options: any other :class:`MCPClient` keyword (callbacks, timeouts, ...).
+
+        Returns:
+            An unconnected client (it connects on first use or on ``with``).
+
+        Raises:
+            UsageError: ``command`` is not a non-empty list of strings.
+        """
+        from ..transports.stdio import StdioTransport
+
+        def factory() -> Transport:
+            return StdioTransport(
+                command,
+                env=env,
+                cwd=cwd,
+                stderr_tail_lines=stderr_tail_lines,
+                shutdown_grace_s=shutdown_grace_s,
+            )
+
+        factory()  # validate the arguments now (starts nothing)
+        return cls(factory, era=era, **options)
+
+    @classmethod
+    def http(
+        cls,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = None,
+        era: Era = "auto",
+        **options: Any,
+    ) -> MCPClient:
+        """A client for a Streamable HTTP server (MCP transports "Streamable HTTP").
+
+        Args:
+            url: the MCP endpoint, e.g. ``"http://127.0.0.1:8000/mcp"``.
+            headers: extra headers for every request.
+            auth: a requests-style auth object.
+            era: see :class:`MCPClient`.
+            **options: any other :class:`MCPClient` keyword.
+
+        Raises:
+            NotImplementedError: the Streamable HTTP transport is not built yet.
+        """
+        # TODO(http transport): build a syncclients.transports.streamable_http transport
+        # factory here and `return cls(factory, era=era, **options)`.
+        raise NotImplementedError("MCPClient.http: the Streamable HTTP transport is not built yet")
+
+    @classmethod
+    def from_config(
+        cls, name: str, path: str | os.PathLike[str] | None = None, **options: Any
+    ) -> MCPClient:
+        """A client for server ``name`` of a standard ``mcpServers`` JSON file.
+
+        Entries with ``command`` (+ ``args``, ``env``, ``cwd``) use :meth:`stdio`; entries
+        with ``url`` (+ ``headers``) use :meth:`http`. ``${VAR}`` and ``${VAR:-default}``
+        in strings are expanded from the environment.
+
+        Args:
+            name: the key under ``mcpServers``.
+            path: the file; None: ``$MCP_CONFIG``, else ``./.mcp.json``.
+            **options: any other :class:`MCPClient` keyword.
+
+        Raises:
+            UsageError: no such file, invalid JSON, no such server, or a malformed entry.
+        """
+        from .config import load_server
+
+        entry = load_server(name, path)
+        options.setdefault("name", name)
+        if entry.command is not None:
+            return cls.stdio(
+                [entry.command, *entry.args], env=entry.env or None, cwd=entry.cwd, **options
+            )
+        assert entry.url is not None
+        return cls.http(entry.url, headers=entry.headers or None, **options)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def connect(self) -> MCPClient:
+        """Start the server and negotiate now (otherwise done on first use).
+
+        Returns:
+            This client.
+
+        Raises:
+            ConnectError: the server could not be started.
+            UnsupportedProtocolVersionError: no shared protocol version.
+            TransportError: the server exited during negotiation.
+        """
+        self._live(None)
+        return self
+
+    def close(self) -> None:
+        """Stop every thread, stream and subprocess this client started. Idempotent.
+
+        Calls still waiting fail with :class:`~syncclients.errors.ConnectionLostError`.
+        """
+        with self._state_lock:
+            if self._closed:
+                return
+            self._closed = True
+            sessions = [s for s in (self._session, self._opening) if s is not None]
+            self._session = None
+        for session in sessions:
+            session.close()
+
+    def __enter__(self) -> MCPClient:
+        return self.connect()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"MCPClient({self.target!r}, era={self._era!r})"
+
+    @property
+    def target(self) -> str:
+        """The server's name (the ``name`` given, or the command / URL)."""
+        if self._name is not None:
+            return self._name
+        session = self._session
+        if session is not None:
+            return session.target
+        return self._factory().target
+
+    @property
+    def resilience(self) -> Resilience:
+        """The client's resilience pipeline (its breaker and retry budget)."""
+        if self._resilience is None:
+            with self._state_lock:
+                if self._resilience is None:
+                    target = self.target
+                    self._resilience = Resilience(
+                        target=target,
+                        retry=self._retry,
+                        breaker=None
+                        if self._breaker_policy is None
+                        else CircuitBreaker(
+                            self._breaker_policy,
+                            name=f"mcp:{target}",
+                            is_failure=_counts_as_failure,
+                        ),
+                        budget=None
+                        if self._budget_policy is None
+                        else RetryBudget(self._budget_policy),
+                        hooks=self._hooks,
+                    )
+        return self._resilience
+
+    # -- negotiated state (connects on first access) -----------------------------------------
+
+    @property
+    def server_info(self) -> Implementation:
+        """The server's name and version."""
+        return self._live(None).server_info
+
+    @property
+    def capabilities(self) -> ServerCapabilities:
+        """The server's capabilities."""
+        return self._live(None).capabilities
+
+    @property
+    def instructions(self) -> str | None:
+        """The server's instructions, or None."""
+        return self._live(None).instructions
+
+    @property
+    def protocol_version(self) -> str:
+        """The negotiated protocol version (e.g. ``"2025-11-25"`` or ``"2026-07-28"``)."""
+        return self._live(None).protocol_version
+
+    @property
+    def era(self) -> str:
+        """``"legacy"`` (handshake era) or ``"modern"`` (2026-07-28 envelope)."""
+        return self._live(None).era
+
+    @property
+    def pid(self) -> int | None:
+        """The stdio server's process id (None for other transports or before start)."""
+        session = self._session
+        return getattr(session.transport, "pid", None) if session is not None else None
+
+    @property
+    def stderr_tail(self) -> str:
+        """The stdio server's last stderr lines ("" for other transports or before start)."""
+        session = self._session
+        tail = getattr(session.transport, "stderr_tail", "") if session is not None else ""
+        return tail if isinstance(tail, str) else ""
+
+    # -- API ---------------------------------------------------------------------------------
+
+    def ping(self, *, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT) -> None:
+        """Check the server answers (``ping``; ``server/discover`` in the modern era,
+        which has no ping). Retried.
+
+        Args:
+            timeout: seconds per attempt; None: no limit; default the client's read timeout.
+
+        Raises:
+            ReadTimeout: no answer in time. TransportError, MCPError, CircuitOpenError.
+        """
+
+        def run(session: Session, timeout_s: float | None) -> None:
+            if session.era == "modern":
+                session.dispatcher.request(
+                    "server/discover",
+                    session._envelope({}, {}),
+                    timeout_s=timeout_s,
+                    context=_ctx(session),
+                    cancel_on_timeout=False,
+                )
+            else:
+                session.request("ping", None, timeout_s=timeout_s)
+
+        self._run("ping", run, retryable=True, timeout=timeout)
+
+    def list_tools(
+        self, *, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT
+    ) -> Listing[Tool]:
+        """All tools (follows ``nextCursor`` to the end). Retried.
+
+        Args:
+            timeout: seconds per page and attempt; None: no limit; default the client's.
+
+        Returns:
+            A :class:`Listing` of :class:`Tool` with the server's cache hints.
+
+        Raises:
+            MCPError, TransportError, ReadTimeout, ProtocolError, CircuitOpenError.
+        """
+        listing = self._paginate("tools/list", "tools", Tool.from_wire, timeout)
+        with self._state_lock:
+            self._tools = {tool.name: tool for tool in listing}
+        return listing
+
+    def call_tool(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        on_progress: ProgressCallback | None = None,
+        idempotent: bool | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> CallToolResult:
+        """Call a tool and return its result (MCP server/tools "Calling Tools").
+
+        An unknown tool or bad arguments come back as the server answers: an ``is_error``
+        result or an :class:`~syncclients.errors.MCPError` (e.g. -32602). On a timeout or
+        KeyboardInterrupt the request is cancelled on the server.
+
+        Args:
+            name: the tool name.
+            arguments: the arguments object; None: ``{}``.
+            timeout: seconds per attempt to wait for the result; None: no limit; default the
+                client's read timeout.
+            on_progress: receives :class:`~syncclients.mcp.types.Progress` updates.
+            idempotent: True: safe to retry; False: never retried; None: retried only when
+                the tool (as last listed) is annotated ``readOnlyHint`` or
+                ``idempotentHint``.
+            meta: extra ``_meta`` keys for the request.
+
+        Returns:
+            The :class:`CallToolResult` (check ``is_error``).
+
+        Raises:
+            ToolArgumentsError: ``validate_arguments`` is on and the arguments do not match
+                the input schema (nothing was sent).
+            MCPError: the server answered with a JSON-RPC error.
+            ReadTimeout: no result in time. TransportError (ServerExitedError),
+                CircuitOpenError, ProtocolError.
+        """
+        if not isinstance(name, str) or not name:
+            raise UsageError(f"tool name must be a non-empty string, got {name!r}")
+        if arguments is not None and not isinstance(arguments, Mapping):
+            raise UsageError("arguments must be a mapping (a JSON object)")
+        args = dict(arguments or {})
+        tool = self._tools.get(name)
+        if self.validate_arguments:
+            if tool is None:
+                tool = {t.name: t for t in self.list_tools()}.get(name)
+            if tool is not None:
+                _validate(tool, args)
+        retryable = (
+            idempotent
+            if idempotent is not None
+            else bool(tool is not None and tool.annotations.safe_to_retry)
+        )
+        params = {"name": name, "arguments": args}
+
+        def run(session: Session, timeout_s: float | None) -> CallToolResult:
+            raw = session.request(
+                "tools/call", params, timeout_s=timeout_s, on_progress=on_progress, meta=meta
+            )
+            return CallToolResult.from_wire(raw)
+
+        return self._run(f"tools/call {name}", run, retryable=retryable, timeout=timeout)
+
+    def list_resources(
+        self, *, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT
+    ) -> Listing[Resource]:
+        """All resources (follows cursors). Retried. Raises as :meth:`list_tools`."""
+        return self._paginate("resources/list", "resources", Resource.from_wire, timeout)
+
+    def list_resource_templates(
+        self, *, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT
+    ) -> Listing[ResourceTemplate]:
+        """All resource templates (follows cursors). Retried. Raises as :meth:`list_tools`."""
+        return self._paginate(
+            "resources/templates/list", "resourceTemplates", ResourceTemplate.from_wire, timeout
+        )
+
+    def read_resource(
+        self, uri: str, *, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT
+    ) -> ReadResourceResult:
+        """Read a resource. Retried.
+
+        Args:
+            uri: the resource URI.
+            timeout: seconds per attempt; None: no limit; default the client's.
+
+        Returns:
+            The contents with cache hints.
+
+        Raises:
+            MCPError: e.g. -32002 (handshake era) / -32602 (modern) for a missing resource.
+            TransportError, ReadTimeout, ProtocolError, CircuitOpenError.
+        """
+
+        def run(session: Session, timeout_s: float | None) -> ReadResourceResult:
+            raw = session.request("resources/read", {"uri": uri}, timeout_s=timeout_s)
+            return ReadResourceResult.from_wire(raw)
+
+        return self._run("resources/read", run, retryable=True, timeout=timeout)
+
+    def subscribe_resource(
+        self, uri: str, *, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT
+    ) -> None:
+        """Ask for ``notifications/resources/updated`` about ``uri`` (handshake era; they
+        reach ``on_notification``).
+
+        Raises:
+            UsageError: the modern era has no ``resources/subscribe``.
+            MCPError, TransportError, ReadTimeout.
+        """
+        self._simple("resources/subscribe", {"uri": uri}, timeout, legacy_only=True)
+
+    def unsubscribe_resource(
+        self, uri: str, *, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT
+    ) -> None:
+        """Stop updates about ``uri`` (handshake era). Raises as :meth:`subscribe_resource`."""
+        self._simple("resources/unsubscribe", {"uri": uri}, timeout, legacy_only=True)
+
+    def list_prompts(
+        self, *, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT
+    ) -> Listing[Prompt]:
+        """All prompts (follows cursors). Retried. Raises as :meth:`list_tools`."""
+        return self._paginate("prompts/list", "prompts", Prompt.from_wire, timeout)
+
+    def get_prompt(
+        self,
+        name: str,
+        arguments: Mapping[str, str] | None = None,
+        *,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+    ) -> GetPromptResult:
+        """Render a prompt. Retried.
+
+        Args:
+            name: the prompt name.
+            arguments: string arguments; None: none.
+            timeout: seconds per attempt; None: no limit; default the client's.
+
+        Raises:
+            MCPError, TransportError, ReadTimeout, ProtocolError, CircuitOpenError.
+        """
+        params: dict[str, Any] = {"name": name}
+        if arguments:
+            params["arguments"] = dict(arguments)
+
+        def run(session: Session, timeout_s: float | None) -> GetPromptResult:
+            return GetPromptResult.from_wire(
+                session.request("prompts/get", params, timeout_s=timeout_s)
+            )
+
+        return self._run(f"prompts/get {name}", run, retryable=True, timeout=timeout)
+
+    def complete(
+        self,
+        *,
+        argument: str,
+        value: str,
+        prompt: str | None = None,
+        resource_template: str | None = None,
+        context_arguments: Mapping[str, str] | None = None,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+    ) -> Completion:
+        """Ask for completions of a prompt or resource-template argument. Retried.
+
+        Args:
+            argument: the argument's name.
+            value: what the user typed so far.
+            prompt: the prompt name (exactly one of ``prompt`` / ``resource_template``).
+            resource_template: the template URI.
+            context_arguments: already-resolved arguments.
+            timeout: seconds per attempt; None: no limit; default the client's.
+
+        Raises:
+            UsageError: not exactly one of ``prompt`` / ``resource_template``.
+            MCPError, TransportError, ReadTimeout, ProtocolError.
+        """
+        if (prompt is None) == (resource_template is None):
+            raise UsageError("pass exactly one of prompt= or resource_template=")
+        ref = (
+            {"type": "ref/prompt", "name": prompt}
+            if prompt is not None
+            else {"type": "ref/resource", "uri": resource_template}
+        )
+        params: dict[str, Any] = {"ref": ref, "argument": {"name": argument, "value": value}}
+        if context_arguments:
+            params["context"] = {"arguments": dict(context_arguments)}
+
+        def run(session: Session, timeout_s: float | None) -> Completion:
+            return Completion.from_wire(
+                session.request("completion/complete", params, timeout_s=timeout_s)
+            )
+
+        return self._run("completion/complete", run, retryable=True, timeout=timeout)
+
+    def set_logging_level(
+        self, level: str, *, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT
+    ) -> None:
+        """Set the lowest server log level delivered to ``on_log``.
+
+        Handshake era: ``logging/setLevel``, sent only when the server advertises the
+        ``logging`` capability (otherwise nothing is sent). Modern era: sent as ``_meta``
+        ``logLevel`` on every later request (logging is opt-in per request there).
+
+        Args:
+            level: one of debug, info, notice, warning, error, critical, alert, emergency.
+
+        Raises:
+            UsageError: an unknown level. MCPError, TransportError, ReadTimeout.
+        """
+        if level not in LOG_LEVELS:
+            raise UsageError(f"level must be one of {LOG_LEVELS}, got {level!r}")
+        self._log_level = level
+        session = self._live(None)
+        session.log_level = level
+        if session.era == "legacy" and session.capabilities.logging:
+            self._simple("logging/setLevel", {"level": level}, timeout, legacy_only=True)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _live(self, ctx: AttemptContext | None) -> Session:
+        session = self._session
+        if session is not None and session.dispatcher.lost is None:
+            return session
+        with self._connect_lock:
+            with self._state_lock:
+                if self._closed:
+                    raise UsageError(f"MCPClient for {self.target!r} is closed")
+                session = self._session
+            if session is not None:
+                lost = session.dispatcher.lost
+                if lost is None:
+                    return session
+                if not self.restart_on_exit:
+                    raise copy.copy(lost)
+                logger.info("%s: server connection lost (%s); restarting", session.target, lost)
+                session.close()
+                with self._state_lock:
+                    self._session = None
+            session = Session(
+                self._factory(),
+                callbacks=self._callbacks,
+                client_info=self._client_info,
+                era=self._era,
+                on_notification=self._internal_notification,
+                input_required_max_rounds=self._max_rounds,
+            )
+            session.log_level = self._log_level
+            with self._state_lock:
+                if self._closed:
+                    raise UsageError(f"MCPClient for {self.target!r} is closed")
+                self._opening = session
+            connect_s = self.timeouts.connect_s
+            remaining = None if ctx is None else ctx.remaining_s()
+            if remaining is not None:
+                connect_s = remaining if connect_s is None else min(connect_s, remaining)
+            try:
+                session.open(connect_s)
+            except ReadTimeout as exc:
+                raise ConnectError(
+                    f"{session.target}: no answer to the MCP handshake within {connect_s} s",
+                    target=session.target,
+                ) from exc
+            finally:
+                with self._state_lock:
+                    self._opening = None
+            with self._state_lock:
+                if self._closed:
+                    session.close()
+                    raise UsageError(f"MCPClient for {self.target!r} is closed")
+                self._session = session
+            return session
+
+    def _internal_notification(self, message: Notification) -> None:
+        if message.method == "notifications/tools/list_changed":
+            with self._state_lock:
+                self._tools = {}
+
+    def _attempt_timeout(
+        self, timeout: float | UseClientDefault | None, ctx: AttemptContext
+    ) -> float | None:
+        limit = self.timeouts.read_s if isinstance(timeout, UseClientDefault) else timeout
+        if limit is not None and (isinstance(limit, bool) or limit <= 0):
+            raise UsageError(f"timeout must be > 0 seconds or None, got {limit!r}")
+        remaining = ctx.remaining_s()
+        if remaining is not None:
+            limit = max(remaining, 0.001) if limit is None else min(limit, max(remaining, 0.001))
+        return limit
+
+    def _run(
+        self,
+        operation: str,
+        fn: Callable[[Session, float | None], T],
+        *,
+        retryable: bool,
+        timeout: float | UseClientDefault | None,
+    ) -> T:
+        def attempt(ctx: AttemptContext) -> T:
+            timeout_s = self._attempt_timeout(timeout, ctx)
+            return fn(self._live(ctx), timeout_s)
+
+        def classify(exc: BaseException) -> bool:
+            if isinstance(exc, ServerExitedError):
+                return retryable and self.restart_on_exit
+            if isinstance(exc, ConnectError):
+                return True  # nothing was sent
+            return retryable and isinstance(exc, ConnectionLostError | ReadTimeout)
+
+        return self.resilience.call(attempt, operation=operation, retryable=classify)
+
+    def _paginate(
+        self,
+        method: str,
+        key: str,
+        parse: Callable[[Any], T],
+        timeout: float | UseClientDefault | None,
+    ) -> Listing[T]:
+        def run(session: Session, timeout_s: float | None) -> Listing[T]:
+            items: list[T] = []
+            ttls: list[int] = []
+            scope: str | None = None
+            cursor: str | None = None
+            seen: set[str] = set()
+            while True:
+                raw = session.request(
+                    method, {"cursor": cursor} if cursor else None, timeout_s=timeout_s
+                )
+                page = raw.get(key)
+                if not isinstance(page, list):
+                    raise ProtocolError(
+                        f"{session.target} {method}: result has no {key!r} list",
+                        target=session.target,
+                    )
+                items.extend(parse(item) for item in page)
+                ttl, page_scope = cache_hints(raw)
+                if ttl is not None:
+                    ttls.append(ttl)
+                scope = page_scope or scope
+                nxt = raw.get("nextCursor")
+                if not isinstance(nxt, str) or not nxt:
+                    break
+                if nxt in seen:
+                    raise ProtocolError(
+                        f"{session.target} {method}: the server repeated cursor {nxt!r}",
+                        target=session.target,
+                    )
+                seen.add(nxt)
+                cursor = nxt
+            return Listing(tuple(items), min(ttls) if ttls else None, scope)
+
+        return self._run(method, run, retryable=True, timeout=timeout)
+
+    def _simple(
+        self,
+        method: str,
+        params: dict[str, Any],
+        timeout: float | UseClientDefault | None,
+        *,
+        legacy_only: bool,
+    ) -> None:
+        def run(session: Session, timeout_s: float | None) -> None:
+            if legacy_only and session.era == "modern":
+                raise UsageError(f"{method} does not exist in the modern MCP era (2026-07-28)")
+            session.request(method, params, timeout_s=timeout_s)
+
+        self._run(method, run, retryable=True, timeout=timeout)
+
+
+def _ctx(session: Session) -> SendContext:
+    return SendContext(protocol_version=session.protocol_version, modern=session.era == "modern")
+
+
+def _validate(tool: Tool, arguments: Mapping[str, Any]) -> None:
+    try:
+        jsonschema: Any = importlib.import_module("jsonschema")
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise UsageError(
+            "validate_arguments=True needs jsonschema: pip install 'syncclients[mcp]'"
+        ) from exc
+    try:
+        validator_cls = jsonschema.validators.validator_for(tool.input_schema)
+        validator = validator_cls(tool.input_schema)
+        errors = sorted(validator.iter_errors(dict(arguments)), key=lambda e: list(e.path))
+    except jsonschema.exceptions.SchemaError as exc:
+        logger.warning("tool %r has an invalid inputSchema (%s); not validating", tool.name, exc)
+        return
+    if errors:
+        detail = "; ".join(
+            f"{'/'.join(str(p) for p in e.path) or '<root>'}: {e.message}" for e in errors[:5]
+        )
+        raise ToolArgumentsError(f"arguments for tool {tool.name!r} are invalid: {detail}")

@@ -1,0 +1,130 @@
+"""Reading servers from a standard ``mcpServers`` JSON file.
+
+The format shared by MCP hosts (Claude Desktop, Claude Code ``.mcp.json``, Cursor, VS
+Code)::
+
+    {"mcpServers": {
+        "time": {"command": "uvx", "args": ["mcp-server-time"], "env": {"TZ": "UTC"}},
+        "docs": {"type": "http", "url": "https://example.com/mcp",
+                 "headers": {"Authorization": "Bearer ${DOCS_TOKEN}"}}
+    }}
+
+``${VAR}`` and ``${VAR:-default}`` in string values are expanded from the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+
+__all__ = ["ServerEntry", "load_server"]
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerEntry:
+    """One ``mcpServers`` entry: either ``command`` (stdio) or ``url`` (HTTP) is set.
+
+    Attributes:
+        name: the entry's key.
+        command: the program to start, or None.
+        args: its arguments.
+        env: variables added to the server's environment.
+        cwd: the working directory, or None.
+        url: the HTTP endpoint, or None.
+        headers: HTTP headers.
+        raw: the entry as read (after expansion).
+    """
+
+    name: str
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+def _expand(value: Any, where: str) -> Any:
+    if isinstance(value, str):
+
+        def sub(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            found = os.environ.get(name)
+            if found is not None:
+                return found
+            if default is not None:
+                return default
+            raise UsageError(f"{where}: environment variable {name} is not set")
+
+        return _VAR.sub(sub, value)
+    if isinstance(value, list):
+        return [_expand(v, where) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand(v, where) for k, v in value.items()}
+    return value
+
+
+def _str_map(entry: Mapping[str, Any], key: str, where: str) -> dict[str, str]:
+    value = entry.get(key) or {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise UsageError(f"{where}: {key!r} must map strings to strings")
+    return dict(value)
+
+
+def load_server(name: str, path: str | os.PathLike[str] | None = None) -> ServerEntry:
+    """Read entry ``name`` from an ``mcpServers`` file.
+
+    Args:
+        name: the key under ``mcpServers``.
+        path: the file; None: ``$MCP_CONFIG`` when set, else ``./.mcp.json``.
+
+    Returns:
+        The validated, expanded entry.
+
+    Raises:
+        UsageError: the file is missing or not JSON, the server is not in it, or the entry
+            has neither ``command`` nor ``url`` (or malformed fields).
+    """
+    file = Path(path if path is not None else os.environ.get("MCP_CONFIG", ".mcp.json"))
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read MCP config {str(file)!r}: {exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"MCP config {str(file)!r} is not valid JSON: {exc}") from None
+    servers = data.get("mcpServers") if isinstance(data, dict) else None
+    if not isinstance(servers, dict):
+        raise UsageError(f"MCP config {str(file)!r} has no 'mcpServers' object")
+    entry = servers.get(name)
+    if not isinstance(entry, dict):
+        known = ", ".join(sorted(servers)) or "none"
+        raise UsageError(f"MCP config {str(file)!r} has no server {name!r} (known: {known})")
+    where = f"{file}: mcpServers.{name}"
+    entry = _expand(entry, where)
+    command, url = entry.get("command"), entry.get("url")
+    if isinstance(command, str) and command:
+        args = entry.get("args") or []
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise UsageError(f"{where}: 'args' must be a list of strings")
+        cwd = entry.get("cwd")
+        if cwd is not None and not isinstance(cwd, str):
+            raise UsageError(f"{where}: 'cwd' must be a string")
+        return ServerEntry(
+            name, command=command, args=tuple(args), env=_str_map(entry, "env", where),
+            cwd=cwd, raw=entry,
+        )  # fmt: skip
+    if isinstance(url, str) and url:
+        return ServerEntry(name, url=url, headers=_str_map(entry, "headers", where), raw=entry)
+    raise UsageError(f"{where}: needs a 'command' (stdio) or a 'url' (HTTP)")
