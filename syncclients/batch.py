@@ -215,7 +215,12 @@ def run_batch(
 
     try:
         while True:
-            while not run.cancel.is_set() and next_index < total and len(running) < max_workers:
+            while (
+                not run.cancel.is_set()
+                and next_index < total
+                and len(running) < max_workers
+                and (run.end is None or time.monotonic() < run.end)
+            ):
                 running[pool.submit(_call_one, fn, run, next_index)] = next_index
                 next_index += 1
             if not running:
@@ -263,11 +268,11 @@ def run_batch(
 def _call_one(
     fn: Callable[[ItemT, BatchCall], T], run: _Run[ItemT, T], index: int
 ) -> BatchOutcome[T]:
+    remaining = None if run.end is None else run.end - time.monotonic()
+    if remaining is not None and remaining <= 0:  # the deadline wins over a cancellation
+        raise DeadlineExceeded(f"batch deadline passed before call {index} started")
     if run.cancel.is_set():
         raise CallCancelledError(f"call {index} cancelled: the batch stopped early")
-    remaining = None if run.end is None else run.end - time.monotonic()
-    if remaining is not None and remaining <= 0:
-        raise DeadlineExceeded(f"batch deadline passed before call {index} started")
     limits = [t for t in (run.timeout, remaining) if t is not None]
     call = BatchCall(index, min(limits) if limits else None, run.cancel)
     started = time.monotonic()

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Executor
 from typing import Any, TypeVar
 
+from ..batch import BatchCall, BatchOutcome, BatchProgress, run_batch
 from ..config import (
     USE_CLIENT_DEFAULT,
     BreakerPolicy,
@@ -37,6 +40,7 @@ from ..errors import (
     UsageError,
 )
 from ..resilience import AttemptContext, CircuitBreaker, Hook, Resilience, RetryBudget
+from ..resilience.cache import CacheStats, ResultCache
 from .messages import Notification
 from .session import (
     Callbacks,
@@ -116,6 +120,16 @@ class MCPClient:
         client_info: the ``clientInfo`` sent to the server.
         name: the server's name in errors, logs and the breaker (default: the target).
         input_required_max_rounds: the most modern-era input rounds per call (default 10).
+        cache_lists: keep list results and resource reads for as long as the server's cache
+            hint (``ttlMs``, MCP 2026-07-28 caching; capped at 24 h) allows; evicted by
+            ``*/list_changed`` and ``notifications/resources/updated``. Results without a
+            hint are never cached.
+        cache_tool_results: keep results of tools annotated ``readOnlyHint`` (as last
+            listed) for ``tool_result_ttl_s`` seconds, keyed by tool and canonical
+            arguments; concurrent identical calls make one request. Error results are not
+            kept. Off by default.
+        tool_result_ttl_s: how long a cached tool result stays fresh, in seconds.
+        cache_maxsize: the most cached entries (lists, reads and tool results together).
     """
 
     def __init__(
@@ -140,6 +154,10 @@ class MCPClient:
         client_info: Mapping[str, Any] | None = None,
         name: str | None = None,
         input_required_max_rounds: int = 10,
+        cache_lists: bool = True,
+        cache_tool_results: bool = False,
+        tool_result_ttl_s: float = 60.0,
+        cache_maxsize: int = 1024,
     ) -> None:
         if era not in ("auto", "legacy", "2026-07-28"):
             raise UsageError(f"era must be 'auto', 'legacy' or '2026-07-28', got {era!r}")
@@ -182,6 +200,11 @@ class MCPClient:
         self._budget_policy = retry_budget
         self._hooks = hooks
         self._log_level: str | None = None
+        self.cache_lists = cache_lists
+        self.cache_tool_results = cache_tool_results
+        self._cache: ResultCache[tuple[str, ...], Any] = ResultCache(
+            cache_maxsize, default_ttl_s=tool_result_ttl_s
+        )
 
     # -- constructors ------------------------------------------------------------------------
 
@@ -483,6 +506,27 @@ class MCPClient:
             ReadTimeout: no result in time. TransportError (ServerExitedError),
                 CircuitOpenError, ProtocolError.
         """
+        return self._call_tool(
+            name,
+            arguments,
+            timeout=timeout,
+            on_progress=on_progress,
+            idempotent=idempotent,
+            meta=meta,
+        )
+
+    def _call_tool(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None,
+        *,
+        timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        on_progress: ProgressCallback | None = None,
+        idempotent: bool | None = None,
+        meta: Mapping[str, Any] | None = None,
+        deadline_s: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        on_attempt: Callable[[int], None] | None = None,
+    ) -> CallToolResult:
         if not isinstance(name, str) or not name:
             raise UsageError(f"tool name must be a non-empty string, got {name!r}")
         if arguments is not None and not isinstance(arguments, Mapping):
@@ -507,7 +551,112 @@ class MCPClient:
             )
             return CallToolResult.from_wire(raw)
 
-        return self._run(f"tools/call {name}", run, retryable=retryable, timeout=timeout)
+        def fetch() -> tuple[CallToolResult, float | None]:
+            result = self._run(
+                f"tools/call {name}",
+                run,
+                retryable=retryable,
+                timeout=timeout,
+                deadline_s=deadline_s,
+                on_attempt=on_attempt,
+            )
+            return result, (0.0 if result.is_error else None)  # errors are never kept
+
+        key = self._tool_cache_key(tool, name, args) if meta is None else None
+        if key is None:
+            return fetch()[0]
+        cached: CallToolResult = self._cache.get_or_compute(key, fetch)
+        return cached
+
+    def call_tool_batch(
+        self,
+        calls: Iterable[tuple[str, Mapping[str, Any] | None]],
+        *,
+        max_workers: int = 8,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        fail_fast: bool = False,
+        on_progress: Callable[[BatchProgress], None] | None = None,
+        progress: bool = False,
+        executor: Executor | None = None,
+    ) -> list[BatchOutcome[CallToolResult]]:
+        """Call many tools concurrently on this server; one outcome per call, in order.
+
+        Each call runs as :meth:`call_tool` would (retried only when safe, under the
+        breaker and retry budget), on a thread pool of ``max_workers`` (or ``executor``).
+        A failing call never loses the others: its outcome carries the error. A tool that
+        answers ``isError`` is a successful call whose ``result.is_error`` is True.
+
+        Args:
+            calls: ``(tool_name, arguments)`` pairs (arguments a mapping or None).
+            max_workers: the most calls in flight at once.
+            timeout: seconds each call may take, all its attempts included; None: the
+                client's per-attempt read timeout only.
+            deadline: seconds the whole batch may take from now; calls still running then
+                time out on their own (and are cancelled on the server), calls not started
+                get :class:`~syncclients.errors.DeadlineExceeded`. None: no deadline.
+            fail_fast: after the first failed call, start no new ones (they get
+                :class:`~syncclients.errors.CallCancelledError`).
+            on_progress: called on this thread after each call finishes
+                (:class:`~syncclients.batch.BatchProgress`).
+            progress: show a tqdm progress bar on stderr (extra ``progress``).
+            executor: run on this executor (not shut down here) instead of a new pool.
+
+        Returns:
+            A list of :class:`~syncclients.batch.BatchOutcome` in input order: ``.ok``,
+            ``.result`` (:class:`CallToolResult`), ``.error``, ``.attempts``,
+            ``.duration_s``, ``.status``.
+
+        Raises:
+            BatchInterrupted: Ctrl-C; carries the outcomes so far.
+            UsageError: malformed ``calls`` or arguments (before anything is sent).
+        """
+        items = [_check_call(call) for call in calls]
+
+        def one(item: tuple[str, Mapping[str, Any] | None], call: BatchCall) -> CallToolResult:
+            def count(attempt: int) -> None:
+                call.attempts = attempt
+
+            return self._call_tool(item[0], item[1], deadline_s=call.timeout_s, on_attempt=count)
+
+        return run_batch(
+            one,
+            items,
+            max_workers=max_workers,
+            timeout=timeout,
+            deadline=deadline,
+            fail_fast=fail_fast,
+            on_progress=on_progress,
+            progress=progress,
+            executor=executor,
+            description=f"{self.target} tools/call",
+        )
+
+    def cache_stats(self) -> CacheStats:
+        """Hits, misses, size and invalidations of this client's cache (lists, reads and
+        tool results)."""
+        return self._cache.stats()
+
+    def invalidate_cache(self, tool: str | None = None) -> int:
+        """Drop cached entries: every cached result of ``tool``, or everything (None).
+
+        Returns:
+            How many entries were removed.
+        """
+        if tool is None:
+            return self._cache.invalidate()
+        return self._cache.invalidate(lambda key: key[:2] == ("tool", tool))
+
+    def _tool_cache_key(
+        self, tool: Tool | None, name: str, arguments: Mapping[str, Any]
+    ) -> tuple[str, ...] | None:
+        if not self.cache_tool_results or tool is None or not tool.annotations.read_only_hint:
+            return None
+        try:
+            canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"))
+        except (TypeError, ValueError):
+            return None  # not JSON: the request will fail on its own; never cache it
+        return ("tool", name, canonical)
 
     def list_resources(
         self, *, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT
@@ -544,7 +693,14 @@ class MCPClient:
             raw = session.request("resources/read", {"uri": uri}, timeout_s=timeout_s)
             return ReadResourceResult.from_wire(raw)
 
-        return self._run("resources/read", run, retryable=True, timeout=timeout)
+        def fetch() -> tuple[ReadResourceResult, float | None]:
+            result = self._run("resources/read", run, retryable=True, timeout=timeout)
+            return result, _hint_ttl_s(result.ttl_ms)
+
+        if not self.cache_lists:
+            return fetch()[0]
+        cached: ReadResourceResult = self._cache.get_or_compute(("read", uri), fetch)
+        return cached
 
     def subscribe_resource(
         self, uri: str, *, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT
@@ -719,9 +875,18 @@ class MCPClient:
             return session
 
     def _internal_notification(self, message: Notification) -> None:
-        if message.method == "notifications/tools/list_changed":
+        method = message.method
+        if method == "notifications/tools/list_changed":
             with self._state_lock:
                 self._tools = {}
+        lists = _LIST_CHANGED.get(method)
+        if lists:
+            self._cache.invalidate(lambda key: key[0] == "list" and key[1] in lists)
+        elif method == "notifications/resources/updated":
+            params = message.params if isinstance(message.params, Mapping) else {}
+            uri = params.get("uri")
+            if isinstance(uri, str):
+                self._cache.invalidate(("read", uri))
 
     def _attempt_timeout(
         self, timeout: float | UseClientDefault | None, ctx: AttemptContext
@@ -741,8 +906,12 @@ class MCPClient:
         *,
         retryable: bool,
         timeout: float | UseClientDefault | None,
+        deadline_s: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
+        on_attempt: Callable[[int], None] | None = None,
     ) -> T:
         def attempt(ctx: AttemptContext) -> T:
+            if on_attempt is not None:
+                on_attempt(ctx.attempt)
             timeout_s = self._attempt_timeout(timeout, ctx)
             return fn(self._live(ctx), timeout_s)
 
@@ -753,7 +922,9 @@ class MCPClient:
                 return True  # nothing was sent
             return retryable and isinstance(exc, ConnectionLostError | ReadTimeout)
 
-        return self.resilience.call(attempt, operation=operation, retryable=classify)
+        return self.resilience.call(
+            attempt, operation=operation, retryable=classify, deadline_s=deadline_s
+        )
 
     def _paginate(
         self,
@@ -795,7 +966,14 @@ class MCPClient:
                 cursor = nxt
             return Listing(tuple(items), min(ttls) if ttls else None, scope)
 
-        return self._run(method, run, retryable=True, timeout=timeout)
+        def fetch() -> tuple[Listing[T], float | None]:
+            listing = self._run(method, run, retryable=True, timeout=timeout)
+            return listing, _hint_ttl_s(listing.ttl_ms)
+
+        if not self.cache_lists:
+            return fetch()[0]
+        result: Listing[T] = self._cache.get_or_compute(("list", method), fetch)
+        return result
 
     def _simple(
         self,
@@ -811,6 +989,31 @@ class MCPClient:
             session.request(method, params, timeout_s=timeout_s)
 
         self._run(method, run, retryable=True, timeout=timeout)
+
+
+#: list_changed notifications and the list methods whose cached results they evict.
+_LIST_CHANGED: dict[str, tuple[str, ...]] = {
+    "notifications/tools/list_changed": ("tools/list",),
+    "notifications/prompts/list_changed": ("prompts/list",),
+    "notifications/resources/list_changed": ("resources/list", "resources/templates/list"),
+}
+
+
+def _hint_ttl_s(ttl_ms: int | None) -> float:
+    """Seconds a result with cache hint ``ttl_ms`` may be kept (0: not at all)."""
+    return 0.0 if ttl_ms is None else ttl_ms / 1000.0
+
+
+def _check_call(call: Any) -> tuple[str, Mapping[str, Any] | None]:
+    """Validate one ``(tool_name, arguments)`` pair of a batch."""
+    if not isinstance(call, tuple | list) or len(call) != 2:
+        raise UsageError(f"each call must be a (tool_name, arguments) pair, got {call!r}")
+    name, arguments = call
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"tool name must be a non-empty string, got {name!r}")
+    if arguments is not None and not isinstance(arguments, Mapping):
+        raise UsageError(f"arguments for {name!r} must be a mapping or None")
+    return name, arguments
 
 
 def _ctx(session: Session) -> SendContext:
