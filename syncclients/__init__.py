@@ -61,7 +61,7 @@ from .http import (
     HTTPClient,
     OAuth2ClientCredentials,
 )
-from .mcp import MCPClient
+from .mcp import GroupTool, MCPClient, MCPGroup, ServerHealth
 from .resilience import AttemptRecord, BreakerInfo, CircuitBreaker, LoggingHook, RetryBudget
 
 __version__ = "0.1.0"
@@ -94,6 +94,7 @@ __all__ = [
     "GRPCTLSError",
     "GRPCTimeoutError",
     "GRPCUnavailableError",
+    "GroupTool",
     "HTTPClient",
     "HTTPStatusError",
     "HealthReport",
@@ -103,6 +104,7 @@ __all__ = [
     "LoggingHook",
     "MCPClient",
     "MCPError",
+    "MCPGroup",
     "MissingClientCapabilityError",
     "OAuth2ClientCredentials",
     "PoolLimits",
@@ -114,6 +116,7 @@ __all__ = [
     "RetryBudgetPolicy",
     "RetryPolicy",
     "ServerExitedError",
+    "ServerHealth",
     "SyncClientsError",
     "TLSError",
     "Timeout",

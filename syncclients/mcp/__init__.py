@@ -7,6 +7,7 @@ Layers, lowest first: :mod:`.messages` (JSON-RPC), :mod:`.transport` (interface 
 """
 
 from .client import MCPClient
+from .group import GroupTool, MCPGroup, ServerHealth
 from .session import Callbacks, clear_era_cache
 from .transport import MockTransport, SendContext, Transport
 from .types import (
@@ -54,11 +55,13 @@ __all__ = [
     "ElicitResult",
     "EmbeddedResource",
     "GetPromptResult",
+    "GroupTool",
     "ImageContent",
     "Implementation",
     "Listing",
     "LogMessage",
     "MCPClient",
+    "MCPGroup",
     "MockTransport",
     "Progress",
     "Prompt",
@@ -71,6 +74,7 @@ __all__ = [
     "Root",
     "SendContext",
     "ServerCapabilities",
+    "ServerHealth",
     "ServerNotification",
     "TextContent",
     "TextResourceContents",

@@ -41,6 +41,7 @@ from ..errors import (
 )
 from ..resilience import AttemptContext, CircuitBreaker, Hook, Resilience, RetryBudget
 from ..resilience.cache import CacheStats, ResultCache
+from .config import ServerEntry
 from .messages import Notification
 from .session import (
     Callbacks,
@@ -301,13 +302,26 @@ class MCPClient:
         """
         from .config import load_server
 
-        entry = load_server(name, path)
-        options.setdefault("name", name)
+        return cls.from_entry(load_server(name, path), **options)
+
+    @classmethod
+    def from_entry(cls, entry: ServerEntry, **options: Any) -> MCPClient:
+        """A client for one parsed ``mcpServers`` entry (see :mod:`syncclients.mcp.config`).
+
+        Args:
+            entry: the entry; ``command`` entries use :meth:`stdio`, ``url`` ones :meth:`http`.
+            **options: any other :class:`MCPClient` keyword (``name`` defaults to the key).
+
+        Raises:
+            UsageError: a malformed entry.
+        """
+        options.setdefault("name", entry.name)
         if entry.command is not None:
             return cls.stdio(
                 [entry.command, *entry.args], env=entry.env or None, cwd=entry.cwd, **options
             )
-        assert entry.url is not None
+        if entry.url is None:
+            raise UsageError(f"mcpServers entry {entry.name!r} has neither command nor url")
         return cls.http(entry.url, headers=entry.headers or None, **options)
 
     # -- lifecycle ---------------------------------------------------------------------------

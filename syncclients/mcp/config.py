@@ -24,7 +24,14 @@ from typing import Any
 
 from ..errors import UsageError
 
-__all__ = ["ServerEntry", "load_server"]
+__all__ = [
+    "ServerEntry",
+    "config_path",
+    "load_server",
+    "load_servers",
+    "parse_entry",
+    "parse_servers",
+]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -83,35 +90,22 @@ def _str_map(entry: Mapping[str, Any], key: str, where: str) -> dict[str, str]:
     return dict(value)
 
 
-def load_server(name: str, path: str | os.PathLike[str] | None = None) -> ServerEntry:
-    """Read entry ``name`` from an ``mcpServers`` file.
+def parse_entry(name: str, entry: Any, where: str) -> ServerEntry:
+    """Validate and expand one ``mcpServers`` entry.
 
     Args:
-        name: the key under ``mcpServers``.
-        path: the file; None: ``$MCP_CONFIG`` when set, else ``./.mcp.json``.
+        name: the entry's key.
+        entry: the entry object as read.
+        where: a location for error messages (``"file: mcpServers.name"``).
 
     Returns:
-        The validated, expanded entry.
+        The entry, ``${VAR}`` references expanded.
 
     Raises:
-        UsageError: the file is missing or not JSON, the server is not in it, or the entry
-            has neither ``command`` nor ``url`` (or malformed fields).
+        UsageError: not an object, or neither ``command`` nor ``url``, or malformed fields.
     """
-    file = Path(path if path is not None else os.environ.get("MCP_CONFIG", ".mcp.json"))
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read MCP config {str(file)!r}: {exc}") from None
-    except ValueError as exc:
-        raise UsageError(f"MCP config {str(file)!r} is not valid JSON: {exc}") from None
-    servers = data.get("mcpServers") if isinstance(data, dict) else None
-    if not isinstance(servers, dict):
-        raise UsageError(f"MCP config {str(file)!r} has no 'mcpServers' object")
-    entry = servers.get(name)
     if not isinstance(entry, dict):
-        known = ", ".join(sorted(servers)) or "none"
-        raise UsageError(f"MCP config {str(file)!r} has no server {name!r} (known: {known})")
-    where = f"{file}: mcpServers.{name}"
+        raise UsageError(f"{where}: must be an object")
     entry = _expand(entry, where)
     command, url = entry.get("command"), entry.get("url")
     if isinstance(command, str) and command:
@@ -128,3 +122,71 @@ def load_server(name: str, path: str | os.PathLike[str] | None = None) -> Server
     if isinstance(url, str) and url:
         return ServerEntry(name, url=url, headers=_str_map(entry, "headers", where), raw=entry)
     raise UsageError(f"{where}: needs a 'command' (stdio) or a 'url' (HTTP)")
+
+
+def parse_servers(config: Mapping[str, Any], *, source: str = "<dict>") -> dict[str, ServerEntry]:
+    """Every entry of an ``mcpServers`` configuration, validated, in file order.
+
+    Args:
+        config: ``{"mcpServers": {...}}`` or the inner ``{name: entry}`` mapping.
+        source: where it came from, for error messages.
+
+    Returns:
+        ``{name: ServerEntry}``.
+
+    Raises:
+        UsageError: a malformed configuration or entry (the message names it).
+    """
+    servers = config.get("mcpServers", config) if isinstance(config, Mapping) else None
+    if not isinstance(servers, Mapping):
+        raise UsageError(f"MCP config {source} has no 'mcpServers' object")
+    return {
+        str(name): parse_entry(str(name), entry, f"{source}: mcpServers.{name}")
+        for name, entry in servers.items()
+    }
+
+
+def config_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The config file to read: ``path``; else ``$MCP_CONFIG``; else ``./.mcp.json``."""
+    return Path(path if path is not None else os.environ.get("MCP_CONFIG", ".mcp.json"))
+
+
+def load_servers(path: str | os.PathLike[str] | None = None) -> dict[str, ServerEntry]:
+    """Every server of an ``mcpServers`` file (see :func:`config_path` for the default).
+
+    Raises:
+        UsageError: the file is missing or not JSON, or an entry is malformed.
+    """
+    file = config_path(path)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read MCP config {str(file)!r}: {exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"MCP config {str(file)!r} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("mcpServers"), dict):
+        raise UsageError(f"MCP config {str(file)!r} has no 'mcpServers' object")
+    return parse_servers(data, source=repr(str(file)))
+
+
+def load_server(name: str, path: str | os.PathLike[str] | None = None) -> ServerEntry:
+    """Read entry ``name`` from an ``mcpServers`` file.
+
+    Args:
+        name: the key under ``mcpServers``.
+        path: the file; None: ``$MCP_CONFIG`` when set, else ``./.mcp.json``.
+
+    Returns:
+        The validated, expanded entry.
+
+    Raises:
+        UsageError: the file is missing or not JSON, the server is not in it, or the entry
+            has neither ``command`` nor ``url`` (or malformed fields).
+    """
+    servers = load_servers(path)
+    if name not in servers:
+        known = ", ".join(sorted(servers)) or "none"
+        raise UsageError(
+            f"MCP config {str(config_path(path))!r} has no server {name!r} (known: {known})"
+        )
+    return servers[name]

@@ -65,6 +65,9 @@ EXPECTED = {
     "BatchOutcome",
     "BatchProgress",
     "run_batch",
+    "GroupTool",
+    "MCPGroup",
+    "ServerHealth",
 }
 
 
