@@ -25,7 +25,9 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "pytest" in test_command
 
 
-def test_main_job_command_points_at_a_real_file() -> None:
+def test_main_job_command_runs_the_demo_console_script() -> None:
     main_job = _readme_commands()[0]
-    script = re.search(r"python (\S+\.py)", main_job)
-    assert script and (ROOT / script.group(1)).exists()
+    assert main_job.endswith("syncclients demo")
+    assert '".[demo]"' in main_job
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'syncclients = "syncclients.cli:main"' in pyproject
