@@ -251,6 +251,7 @@ class MCPClient:
                 cwd=cwd,
                 stderr_tail_lines=stderr_tail_lines,
                 shutdown_grace_s=shutdown_grace_s,
+                name=options.get("name"),
             )
 
         factory()  # validate the arguments now (starts nothing)

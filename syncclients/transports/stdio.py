@@ -77,6 +77,7 @@ class StdioTransport(Transport):
             escalating (MCP "stdio" shutdown: close stdin, SIGTERM, SIGKILL).
         exit_grace_s: after the process exits, the most seconds to wait for stdout to reach
             end of file before in-flight calls are failed (grandchildren holding the pipe).
+        name: the server's name for errors and logs (``.target``); None: the command line.
 
     Raises:
         UsageError: ``command`` is empty or not a list of strings.
@@ -93,6 +94,7 @@ class StdioTransport(Transport):
         stderr_tail_lines: int = 40,
         shutdown_grace_s: float = 2.0,
         exit_grace_s: float = 0.25,
+        name: str | None = None,
     ) -> None:
         if isinstance(command, str) or not command or not all(isinstance(c, str) for c in command):
             raise UsageError(f"command must be a non-empty list of strings, got {command!r}")
@@ -103,9 +105,10 @@ class StdioTransport(Transport):
         self.command = list(command)
         self.env = dict(env or {})
         self.cwd = None if cwd is None else os.fspath(cwd)
-        self.target = shlex.join(self.command)
-        if len(self.target) > 120:
-            self.target = self.target[:117] + "..."
+        self.command_line = shlex.join(self.command)
+        if len(self.command_line) > 120:
+            self.command_line = self.command_line[:117] + "..."
+        self.target = name or self.command_line
         self.shutdown_grace_s = shutdown_grace_s
         self.exit_grace_s = exit_grace_s
         self._tail: collections.deque[str] = collections.deque(maxlen=max(1, stderr_tail_lines))
@@ -164,7 +167,8 @@ class StdioTransport(Transport):
                 )
             except (OSError, ValueError, subprocess.SubprocessError) as exc:
                 raise ConnectError(
-                    f"could not start MCP server {self.target!r}: {exc}", target=self.target
+                    f"could not start MCP server {self.target!r} ({self.command_line}): {exc}",
+                    target=self.target,
                 ) from exc
             proc = self._proc
             assert proc.stdout is not None
