@@ -99,11 +99,19 @@ def error_from_response(error: ErrorObject, *, method: str | None, target: str) 
 
 
 class _Pending:
-    __slots__ = ("future", "method")
+    __slots__ = ("future", "method", "ordered")
 
-    def __init__(self, method: str) -> None:
+    def __init__(self, method: str, *, ordered: bool = False) -> None:
         self.method = method
+        #: complete through the notification queue, after this request's progress
+        #: notifications that arrived before the answer (none is lost or reordered)
+        self.ordered = ordered
         self.future: Future[Message | TransportError] = Future()
+
+
+def _resolve(future: Future[Message | TransportError], message: Message) -> None:
+    if not future.done():
+        future.set_result(message)
 
 
 class Dispatcher:
@@ -203,6 +211,15 @@ class Dispatcher:
             if not item.future.done():
                 item.future.set_result(error)
 
+    def request_failed(self, request_id: RequestId, error: TransportError) -> None:
+        """Fail one waiting request (its response stream broke and cannot be resumed, or
+        carried a malformed message); the connection itself stays up. Called by transports
+        that carry each request separately (Streamable HTTP)."""
+        with self._lock:
+            pending = self._pending.pop(request_id, None)
+        if pending is not None and not pending.future.done():
+            pending.future.set_result(error)
+
     # -- client requests ------------------------------------------------------------------
 
     def request(
@@ -240,7 +257,7 @@ class Dispatcher:
             KeyboardInterrupt: re-raised after cancelling the request on the server.
         """
         rid = next(self._ids)
-        pending = _Pending(method)
+        pending = _Pending(method, ordered=progress_token is not None and on_progress is not None)
         ctx = replace(context, method=method, request_id=rid, timeout_s=timeout_s)
         with self._lock:
             if self._lost is not None:
@@ -315,7 +332,13 @@ class Dispatcher:
         if pending is None:
             logger.debug("%s: answer to unknown or abandoned request %r", self.target, message.id)
             return
-        pending.future.set_result(message)
+        if pending.ordered:
+            try:  # behind the progress notifications already queued for this request
+                self._notifier.submit(_resolve, pending.future, message)
+                return
+            except RuntimeError:  # the notifier is shut down: the client is closing
+                pass
+        _resolve(pending.future, message)
 
     def _submit(self, pool: ThreadPoolExecutor, fn: Callable[[Any], None], arg: Any) -> None:
         try:

@@ -18,7 +18,7 @@ import abc
 import contextlib
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -43,6 +43,8 @@ class SendContext:
         modern: True when the message uses the 2026-07-28 per-request envelope.
         request_id: the id of a request, or the id a cancellation refers to.
         timeout_s: how long the caller waits for the answer, in seconds; None: no limit.
+        headers: extra HTTP headers for this message only (the ``Mcp-Param-*`` headers of
+            a modern ``tools/call``, already encoded); ignored by stdio; None: none.
     """
 
     method: str | None = None
@@ -51,6 +53,7 @@ class SendContext:
     modern: bool = False
     request_id: RequestId | None = None
     timeout_s: float | None = None
+    headers: Mapping[str, str] | None = None
 
 
 class MessageSink(Protocol):
@@ -74,6 +77,9 @@ class Transport(abc.ABC):
     #: True when a ``server/discover`` probe that times out is a legacy verdict (stdio:
     #: a legacy server may simply never answer); False where a timeout is an outage (HTTP).
     probe_timeout_means_legacy: bool = False
+    #: True for Streamable HTTP: tools' ``x-mcp-header`` parameters are mirrored into
+    #: ``Mcp-Param-*`` headers and tools with invalid annotations are dropped (2026-07-28).
+    mirrors_param_headers: bool = False
 
     @abc.abstractmethod
     def start(self, sink: MessageSink) -> None:
