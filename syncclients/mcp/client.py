@@ -35,6 +35,7 @@ from ..errors import (
     ProtocolError,
     ReadTimeout,
     ServerExitedError,
+    SessionExpiredError,
     ToolArgumentsError,
     TransportError,
     UsageError,
@@ -43,6 +44,7 @@ from ..resilience import AttemptContext, CircuitBreaker, Hook, Resilience, Retry
 from ..resilience.cache import CacheStats, ResultCache
 from .config import ServerEntry
 from .messages import Notification
+from .param_headers import InvalidHeaderAnnotation, header_specs, param_headers
 from .session import (
     Callbacks,
     ElicitationCallback,
@@ -201,6 +203,7 @@ class MCPClient:
         self._budget_policy = retry_budget
         self._hooks = hooks
         self._log_level: str | None = None
+        self._rejected_tools: set[str] = set()
         self.cache_lists = cache_lists
         self.cache_tool_results = cache_tool_results
         self._cache: ResultCache[tuple[str, ...], Any] = ResultCache(
@@ -265,23 +268,85 @@ class MCPClient:
         headers: Mapping[str, str] | None = None,
         auth: Any = None,
         era: Era = "auto",
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        max_body_bytes: int | None = 16 * 1024 * 1024,
         **options: Any,
     ) -> MCPClient:
-        """A client for a Streamable HTTP server (MCP transports "Streamable HTTP").
+        """A client for a Streamable HTTP server (MCP basic/transports "Streamable HTTP").
+
+        Requests go over a pooled ``requests`` session: one POST per message, answers as
+        JSON or SSE; in the handshake era the session id is kept, a background GET stream
+        carries server-initiated messages, a dropped stream is resumed with
+        ``Last-Event-ID``, and the session is ended with DELETE on :meth:`close`. A lost
+        session (404, or 400 "no valid session") starts a new one transparently; the failed
+        request is replayed when it is safe (lists, reads, ping, idempotent tools), otherwise
+        the caller gets :class:`~syncclients.errors.SessionExpiredError`.
 
         Args:
             url: the MCP endpoint, e.g. ``"http://127.0.0.1:8000/mcp"``.
-            headers: extra headers for every request.
-            auth: a requests-style auth object.
+            headers: extra headers for every request (validated; e.g. ``Authorization``).
+            auth: a requests auth object (see :mod:`syncclients.http.auth`).
             era: see :class:`MCPClient`.
+            verify: TLS verification: True, False, or a CA bundle path.
+            cert: a client certificate path or (cert, key) pair for mutual TLS.
+            max_body_bytes: the largest JSON answer accepted, in bytes; None: no limit.
             **options: any other :class:`MCPClient` keyword.
 
+        Returns:
+            An unconnected client (it connects on first use or on ``with``).
+
         Raises:
-            NotImplementedError: the Streamable HTTP transport is not built yet.
+            UsageError: ``url`` is not an absolute http(s) URL, or a header is invalid.
         """
-        # TODO(http transport): build a syncclients.transports.streamable_http transport
-        # factory here and `return cls(factory, era=era, **options)`.
-        raise NotImplementedError("MCPClient.http: the Streamable HTTP transport is not built yet")
+        from ..transports.streamable_http import StreamableHTTPTransport
+
+        def factory() -> Transport:
+            return StreamableHTTPTransport(
+                url, headers=headers, auth=auth, verify=verify, cert=cert,
+                max_body_bytes=max_body_bytes,
+            )  # fmt: skip
+
+        factory()  # validate the arguments now (connects nothing)
+        return cls(factory, era=era, **options)
+
+    @classmethod
+    def sse(
+        cls,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = None,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        endpoint_timeout_s: float = 10.0,
+        **options: Any,
+    ) -> MCPClient:
+        """A client for a legacy HTTP+SSE server (protocol 2024-11-05: GET the SSE URL,
+        wait for its ``endpoint`` event, POST every message there; answers arrive on the
+        stream). Always the handshake era.
+
+        Args:
+            url: the SSE endpoint, e.g. ``"http://127.0.0.1:8000/sse"``.
+            headers, auth, verify, cert: as :meth:`http`.
+            endpoint_timeout_s: the most seconds to wait for the ``endpoint`` event.
+            **options: any other :class:`MCPClient` keyword (``era`` is fixed to legacy).
+
+        Raises:
+            UsageError: ``url`` is not an absolute http(s) URL.
+        """
+        from ..transports.legacy_sse import LegacySSETransport
+
+        options.pop("era", None)
+
+        def factory() -> Transport:
+            return LegacySSETransport(
+                url, headers=headers, auth=auth, verify=verify, cert=cert,
+                endpoint_timeout_s=endpoint_timeout_s,
+            )  # fmt: skip
+
+        factory()
+        return cls(factory, era="legacy", **options)
 
     @classmethod
     def from_config(
@@ -290,7 +355,8 @@ class MCPClient:
         """A client for server ``name`` of a standard ``mcpServers`` JSON file.
 
         Entries with ``command`` (+ ``args``, ``env``, ``cwd``) use :meth:`stdio`; entries
-        with ``url`` (+ ``headers``) use :meth:`http`. ``${VAR}`` and ``${VAR:-default}``
+        with ``url`` (+ ``headers``) use :meth:`http`, or :meth:`sse` when their ``type``
+        is ``"sse"``. ``${VAR}`` and ``${VAR:-default}``
         in strings are expanded from the environment.
 
         Args:
@@ -323,6 +389,8 @@ class MCPClient:
             )
         if entry.url is None:
             raise UsageError(f"mcpServers entry {entry.name!r} has neither command nor url")
+        if str(entry.raw.get("type", "")).lower() == "sse":
+            return cls.sse(entry.url, headers=entry.headers or None, **options)
         return cls.http(entry.url, headers=entry.headers or None, **options)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -480,6 +548,16 @@ class MCPClient:
             MCPError, TransportError, ReadTimeout, ProtocolError, CircuitOpenError.
         """
         listing = self._paginate("tools/list", "tools", Tool.from_wire, timeout)
+        return self._store_tools(listing, self._session)
+
+    def _store_tools(self, listing: Listing[Tool], session: Session | None) -> Listing[Tool]:
+        """Remember the tools (annotations, schemas) for later calls. On Streamable HTTP in
+        the modern era, tools with invalid ``x-mcp-header`` annotations are dropped first
+        (MCP 2026-07-28: the client MUST exclude them from tools/list)."""
+        if session is not None and _mirrors_headers(session):
+            kept = tuple(t for t in listing if self._valid_header_annotations(t))
+            if len(kept) != len(listing):
+                listing = Listing(kept, listing.ttl_ms, listing.cache_scope)
         with self._state_lock:
             self._tools = {tool.name: tool for tool in listing}
         return listing
@@ -561,9 +639,27 @@ class MCPClient:
         params = {"name": name, "arguments": args}
 
         def run(session: Session, timeout_s: float | None) -> CallToolResult:
+            headers = None
+            if _mirrors_headers(session):
+                # Streamable HTTP, modern era: the tool's x-mcp-header parameters must be
+                # known to send its Mcp-Param-* headers; list the tools once if needed
+                known = tool or self._tools.get(name)
+                if known is None and not self._tools:
+                    listing = self._fetch_listing(
+                        session, "tools/list", "tools", Tool.from_wire, timeout_s
+                    )
+                    known = {t.name: t for t in self._store_tools(listing, session)}.get(name)
+                if known is None and name in self._rejected_tools:
+                    raise UsageError(
+                        f"tool {name!r} is excluded from tools/list: its x-mcp-header "
+                        "annotations are invalid (MCP 2026-07-28 Streamable HTTP)"
+                    )
+                if known is not None:
+                    headers = param_headers(header_specs(known.input_schema), args)
             raw = session.request(
-                "tools/call", params, timeout_s=timeout_s, on_progress=on_progress, meta=meta
-            )
+                "tools/call", params, timeout_s=timeout_s, on_progress=on_progress, meta=meta,
+                headers=headers,
+            )  # fmt: skip
             return CallToolResult.from_wire(raw)
 
         def fetch() -> tuple[CallToolResult, float | None]:
@@ -661,6 +757,19 @@ class MCPClient:
         if tool is None:
             return self._cache.invalidate()
         return self._cache.invalidate(lambda key: key[:2] == ("tool", tool))
+
+    def _valid_header_annotations(self, tool: Tool) -> bool:
+        try:
+            header_specs(tool.input_schema)
+        except InvalidHeaderAnnotation as exc:
+            if tool.name not in self._rejected_tools:
+                self._rejected_tools.add(tool.name)
+                logger.warning(
+                    "%s: tool %r dropped: invalid x-mcp-header annotation (%s)",
+                    self.target, tool.name, exc,
+                )  # fmt: skip
+            return False
+        return True
 
     def _tool_cache_key(
         self, tool: Tool | None, name: str, arguments: Mapping[str, Any]
@@ -849,7 +958,9 @@ class MCPClient:
                 lost = session.dispatcher.lost
                 if lost is None:
                     return session
-                if not self.restart_on_exit:
+                # A lost HTTP session is always renewed (MCP transports "Session
+                # Management": start a new session); a dead process only when asked to.
+                if not self.restart_on_exit and not isinstance(lost, SessionExpiredError):
                     raise copy.copy(lost)
                 logger.info("%s: server connection lost (%s); restarting", session.target, lost)
                 session.close()
@@ -931,6 +1042,8 @@ class MCPClient:
             return fn(self._live(ctx), timeout_s)
 
         def classify(exc: BaseException) -> bool:
+            if isinstance(exc, SessionExpiredError):
+                return retryable  # a new session is started on the next attempt
             if isinstance(exc, ServerExitedError):
                 return retryable and self.restart_on_exit
             if isinstance(exc, ConnectError):
@@ -949,37 +1062,7 @@ class MCPClient:
         timeout: float | UseClientDefault | None,
     ) -> Listing[T]:
         def run(session: Session, timeout_s: float | None) -> Listing[T]:
-            items: list[T] = []
-            ttls: list[int] = []
-            scope: str | None = None
-            cursor: str | None = None
-            seen: set[str] = set()
-            while True:
-                raw = session.request(
-                    method, {"cursor": cursor} if cursor else None, timeout_s=timeout_s
-                )
-                page = raw.get(key)
-                if not isinstance(page, list):
-                    raise ProtocolError(
-                        f"{session.target} {method}: result has no {key!r} list",
-                        target=session.target,
-                    )
-                items.extend(parse(item) for item in page)
-                ttl, page_scope = cache_hints(raw)
-                if ttl is not None:
-                    ttls.append(ttl)
-                scope = page_scope or scope
-                nxt = raw.get("nextCursor")
-                if not isinstance(nxt, str) or not nxt:
-                    break
-                if nxt in seen:
-                    raise ProtocolError(
-                        f"{session.target} {method}: the server repeated cursor {nxt!r}",
-                        target=session.target,
-                    )
-                seen.add(nxt)
-                cursor = nxt
-            return Listing(tuple(items), min(ttls) if ttls else None, scope)
+            return self._fetch_listing(session, method, key, parse, timeout_s)
 
         def fetch() -> tuple[Listing[T], float | None]:
             listing = self._run(method, run, retryable=True, timeout=timeout)
@@ -989,6 +1072,47 @@ class MCPClient:
             return fetch()[0]
         result: Listing[T] = self._cache.get_or_compute(("list", method), fetch)
         return result
+
+    @staticmethod
+    def _fetch_listing(
+        session: Session,
+        method: str,
+        key: str,
+        parse: Callable[[Any], T],
+        timeout_s: float | None,
+    ) -> Listing[T]:
+        """Every page of a list method (MCP pagination: ``cursor`` / ``nextCursor``)."""
+        items: list[T] = []
+        ttls: list[int] = []
+        scope: str | None = None
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            raw = session.request(
+                method, {"cursor": cursor} if cursor else None, timeout_s=timeout_s
+            )
+            page = raw.get(key)
+            if not isinstance(page, list):
+                raise ProtocolError(
+                    f"{session.target} {method}: result has no {key!r} list",
+                    target=session.target,
+                )
+            items.extend(parse(item) for item in page)
+            ttl, page_scope = cache_hints(raw)
+            if ttl is not None:
+                ttls.append(ttl)
+            scope = page_scope or scope
+            nxt = raw.get("nextCursor")
+            if not isinstance(nxt, str) or not nxt:
+                break
+            if nxt in seen:
+                raise ProtocolError(
+                    f"{session.target} {method}: the server repeated cursor {nxt!r}",
+                    target=session.target,
+                )
+            seen.add(nxt)
+            cursor = nxt
+        return Listing(tuple(items), min(ttls) if ttls else None, scope)
 
     def _simple(
         self,
@@ -1012,6 +1136,11 @@ _LIST_CHANGED: dict[str, tuple[str, ...]] = {
     "notifications/prompts/list_changed": ("prompts/list",),
     "notifications/resources/list_changed": ("resources/list", "resources/templates/list"),
 }
+
+
+def _mirrors_headers(session: Session) -> bool:
+    """Whether ``Mcp-Param-*`` headers apply: Streamable HTTP in the modern era."""
+    return session.era == "modern" and session.transport.mirrors_param_headers
 
 
 def _hint_ttl_s(ttl_ms: int | None) -> float:

@@ -283,6 +283,7 @@ class Session:
         timeout_s: float | None,
         on_progress: ProgressCallback | None = None,
         meta: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Send a request in the negotiated era and return its final result object.
 
@@ -297,6 +298,8 @@ class Session:
             on_progress: receives progress notifications for this request (a
                 ``progressToken`` is added); None: the client-wide progress callback, if any.
             meta: extra ``_meta`` keys for the request.
+            headers: extra HTTP headers for every round of this request (``Mcp-Param-*``);
+                ignored by stdio.
 
         Returns:
             The ``result`` object (``resultType`` "complete").
@@ -324,7 +327,7 @@ class Session:
             def progress_fn(params: dict[str, Any]) -> None:
                 cb(Progress.from_wire(params))
 
-        result = self._send(method, base, user_meta, deadline, token, progress_fn)
+        result = self._send(method, base, user_meta, deadline, token, progress_fn, headers)
         if self.era != "modern" or method not in INPUT_REQUIRED_METHODS:
             return result
         rounds = 0
@@ -350,7 +353,7 @@ class Session:
                 delay_s = min(delay_s * 2, 0.25)
             if "requestState" in result:
                 retry["requestState"] = result["requestState"]
-            result = self._send(method, retry, user_meta, deadline, token, progress_fn)
+            result = self._send(method, retry, user_meta, deadline, token, progress_fn, headers)
         return result
 
     def notify(self, method: str, params: Mapping[str, Any] | None = None) -> None:
@@ -377,6 +380,7 @@ class Session:
         deadline: float | None,
         token: str | None,
         progress_fn: Callable[[dict[str, Any]], None] | None,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         modern = self.era == "modern"
         if modern:
@@ -400,6 +404,7 @@ class Session:
                 name=name if isinstance(name, str) else None,
                 protocol_version=self.protocol_version or None,
                 modern=modern,
+                headers=headers or None,
             ),
             progress_token=token,
             on_progress=progress_fn,

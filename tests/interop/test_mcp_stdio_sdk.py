@@ -381,8 +381,11 @@ def test_from_config(sdk_cmd: list[str], tmp_path: Path, monkeypatch: pytest.Mon
     with MCPClient.from_config("sdk", config, era="legacy") as client:
         assert client.target == "sdk"
         assert client.call_tool("get_env", {"name": "EXTRA_VAR"}).text == "from-env"
-    with pytest.raises(NotImplementedError):
-        MCPClient.from_config("remote", config)
+    remote = MCPClient.from_config("remote", config)  # a url entry: Streamable HTTP
+    assert remote.target == "remote"
+    with pytest.raises(ConnectError):  # nothing listens on port 1
+        remote.connect()
+    remote.close()
     with pytest.raises(UsageError):
         MCPClient.from_config("missing", config)
 

@@ -174,7 +174,9 @@ def test_batch_deadline_marks_unanswered_calls(make_client: MakeClient) -> None:
     assert time.monotonic() - started < 3
     assert len(outcomes) == 6
     assert all(not o.ok for o in outcomes)
-    assert all(isinstance(o.error, TimeoutError) for o in outcomes), [type(o.error).__name__ + str(o.error) for o in outcomes]
+    assert all(isinstance(o.error, TimeoutError) for o in outcomes), [
+        type(o.error).__name__ + str(o.error) for o in outcomes
+    ]
     assert any(isinstance(o.error, DeadlineExceeded) for o in outcomes)
 
 
