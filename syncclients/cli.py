@@ -967,7 +967,7 @@ _GROUP_COMMANDS: dict[str, Callable[[_Context, MCPGroup], int]] = {
 def _exit_code_of(exc: BaseException) -> int:
     """Map a library error to an exit code: unreachable servers and bad configuration are 2,
     a call that failed (a JSON-RPC error, a timeout, an open breaker) is 1."""
-    if isinstance(exc, UsageError | NotImplementedError):
+    if isinstance(exc, UsageError):
         return EXIT_USAGE
     if isinstance(exc, TransportError) and not isinstance(exc, Timeout):
         return EXIT_USAGE
@@ -1026,7 +1026,7 @@ def main(
             traceback.print_exc(file=err)
         print(f"{_PROG}: error: {exc}", file=err)
         return exc.exit_code
-    except (SyncClientsError, UsageError, NotImplementedError) as exc:
+    except (SyncClientsError, UsageError) as exc:
         if debug:
             traceback.print_exc(file=err)
         kind = "" if isinstance(exc, MCPError | UsageError) else f"{type(exc).__name__}: "

@@ -482,10 +482,7 @@ def run_demo(
         if http:
             url = stack.enter_context(_http_server(HTTP_START_TIMEOUT_S))
             target = url
-            try:
-                client = MCPClient.http(url, **options)
-            except NotImplementedError as exc:
-                raise DemoError(f"--http is not available yet: {exc}") from None
+            client = MCPClient.http(url, **options)
         else:
             command, env = _server_command()
             target = " ".join(command)

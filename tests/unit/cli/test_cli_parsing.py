@@ -252,7 +252,6 @@ def test_format_table_aligns_columns() -> None:
     ("error", "code"),
     [
         (UsageError("bad"), EXIT_USAGE),
-        (NotImplementedError("later"), EXIT_USAGE),
         (ConnectError("refused", target="t"), EXIT_USAGE),
         (ServerExitedError("gone", target="t", exit_code=1, stderr_tail=""), EXIT_USAGE),
         (ReadTimeout("slow", target="t"), EXIT_FAILED),

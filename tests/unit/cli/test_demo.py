@@ -16,7 +16,6 @@ from contextlib import contextmanager
 import pytest
 import requests
 
-from syncclients import MCPClient
 from syncclients.demo.run import EXPECTED_FAILURES, EXPECTED_RETRIES, demo_calls, percentile
 
 from .conftest import DEMO_STDIO, ROOT
@@ -41,14 +40,6 @@ def _syncclients(*argv: str, timeout_s: float = DEMO_LIMIT_S) -> subprocess.Comp
         cwd=ROOT,
         check=False,
     )
-
-
-def _http_supported() -> bool:
-    try:
-        MCPClient.http("http://127.0.0.1:9/mcp").close()
-    except NotImplementedError:
-        return False
-    return True
 
 
 def test_demo_over_stdio_end_to_end() -> None:
@@ -95,13 +86,6 @@ def test_demo_json_summary() -> None:
 
 def test_demo_over_http() -> None:
     proc = _syncclients("demo", "--http", "--no-progress")
-    if not _http_supported():  # the Streamable HTTP client transport is not wired yet
-        assert proc.returncode == 2
-        assert proc.stderr.strip().splitlines() == [
-            "syncclients: error: --http is not available yet: MCPClient.http: the Streamable "
-            "HTTP transport is not built yet"
-        ]
-        return
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert re.search(r"over http \(MCP [\d-]+\)", proc.stdout)
     assert "Result: as designed" in proc.stdout
