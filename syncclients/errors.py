@@ -8,7 +8,12 @@ Two roots, split by what the caller does next::
     │   │   │                         request was NOT sent, so it is always safe to retry
     │   │   └── ConnectTimeout        (+ Timeout) connecting took longer than the connect timeout
     │   ├── ConnectionLostError       (+ builtins.ConnectionError) the connection dropped after
-    │   │                             the request may have been sent (reset, truncated body)
+    │   │   │                         the request may have been sent (reset, truncated body)
+    │   │   └── ServerExitedError     a stdio MCP server process ended (.exit_code, .stderr_tail)
+    │   ├── SessionExpiredError       the MCP server no longer knows the Mcp-Session-Id (HTTP
+    │   │                             404, or 400 "no valid session"); the request was NOT
+    │   │                             processed: a new session is started, safe calls replayed
+    │   │                             (.session_id, .status_code)
     │   ├── TLSError                  the TLS handshake or certificate check failed
     │   ├── ResponseTooLargeError     the body exceeded the configured limit (.limit_bytes)
     │   └── Timeout                   (+ builtins.TimeoutError) a time limit ran out
@@ -18,58 +23,31 @@ Two roots, split by what the caller does next::
     │       └── DeadlineExceeded      the overall deadline of a call (all attempts) ran out
     ├── HTTPStatusError               the peer answered with a non-2xx status (.status_code,
     │                                 .response, .retry_after, .body_excerpt)
+    ├── GRPCStatusError               a gRPC call ended with a non-OK status (.code, .details,
+    │   │                             .trailing_metadata, .retry_after, .retry_pushback,
+    │   │                             .method, .request_id)
+    │   ├── GRPCUnavailableError      (+ TransportError) status UNAVAILABLE
+    │   │   └── GRPCTLSError          (+ TLSError) UNAVAILABLE because the TLS handshake
+    │   │                             failed; not retried
+    │   └── GRPCTimeoutError          (+ Timeout, builtins.TimeoutError) DEADLINE_EXCEEDED
+    ├── MCPError                      the MCP server answered with a JSON-RPC error (.code,
+    │   │                             .data, .method): it is alive; not retried, not counted
+    │   ├── UnsupportedProtocolVersionError  -32022 or no mutual version (.supported,
+    │   │                             .requested)
+    │   └── MissingClientCapabilityError     -32021 (.required_capabilities)
     ├── CircuitOpenError              (+ circuitbreaker.CircuitBreakerError) the breaker of the
     │                                 target is open: not sent; final, never retried
     │                                 (.name, .remaining_s)
+    ├── CallCancelledError            a batch stopped early (fail_fast, Ctrl-C) before this
+    │                                 call finished
     └── ProtocolError                 the peer's output is malformed (undecodable JSON, bad
-                                      framing, a reply that breaks the protocol) (.excerpt)
+        │                             framing, a reply that breaks the protocol) (.excerpt)
+        └── InputRequiredLimitError   the MCP server kept answering input_required (.max_rounds)
 
     UsageError                        (+ builtins.ValueError) a programming error: bad
-    └── InvalidHeaderError            arguments or misuse. Fix the calling code; never
-                                      retried, never counted by a breaker.
-
-MCP additions (see ``# --- MCP errors ---`` at the end)::
-
-    SyncClientsError
-    ├── TransportError
-    │   └── ConnectionLostError
-    │       └── ServerExitedError     a stdio MCP server process ended (.exit_code, .stderr_tail)
-    ├── ProtocolError
-    │   └── InputRequiredLimitError   the server kept answering input_required (.max_rounds)
-    └── MCPError                      the MCP server answered with a JSON-RPC error (.code,
-        │                             .data, .method)
-        ├── UnsupportedProtocolVersionError  -32022 or no mutual version (.supported,
-        │                             .requested)
-        └── MissingClientCapabilityError     -32021 (.required_capabilities)
-
-    UsageError
-    └── ToolArgumentsError            arguments fail the tool's inputSchema (client-side check)
-
-gRPC additions (see ``# --- gRPC status errors ---`` at the end)::
-
-    SyncClientsError
-    └── GRPCStatusError               a gRPC call ended with a non-OK status (.code, .details,
-        │                             .trailing_metadata, .retry_after, .retry_pushback,
-        │                             .method, .request_id)
-        ├── GRPCUnavailableError      (+ TransportError) status UNAVAILABLE
-        │   └── GRPCTLSError          (+ TLSError) UNAVAILABLE because the TLS handshake
-        │                             failed; not retried
-        └── GRPCTimeoutError          (+ Timeout, builtins.TimeoutError) DEADLINE_EXCEEDED
-
-MCP HTTP transport additions (see ``# --- MCP HTTP transport errors ---`` at the end)::
-
-    SyncClientsError
-    └── TransportError
-        └── SessionExpiredError       the MCP server no longer knows the Mcp-Session-Id (HTTP
-                                      404, or 400 "no valid session"); the request was NOT
-                                      processed: start a new session, then replay it
-                                      (.session_id, .status_code)
-
-Batch additions (see ``# --- batch errors ---`` at the end)::
-
-    SyncClientsError
-    └── CallCancelledError            a batch stopped early (fail_fast, Ctrl-C) before this
-                                      call finished
+    ├── InvalidHeaderError            arguments or misuse. Fix the calling code; never
+    └── ToolArgumentsError            retried, never counted by a breaker. (Arguments that
+                                      fail a tool's inputSchema, checked client-side.)
 
 Retry exhaustion: when every permitted attempt failed (``max_attempts`` reached, the retry
 budget spent, or a server-given delay that does not fit the deadline), the *last* error is
