@@ -52,6 +52,20 @@ def sdk_stateless_json(server_tmp: Path) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
+def sdk_modern_only(server_tmp: Path) -> Iterator[ServerProcess]:
+    server = start_sdk_server("modern-only", server_tmp)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sdk_handshake_only(server_tmp: Path) -> Iterator[ServerProcess]:
+    server = start_sdk_server("handshake-only", server_tmp)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def sdk_legacy_sse(server_tmp: Path) -> Iterator[ServerProcess]:
     server = start_sdk_server("sse", server_tmp)
     yield server

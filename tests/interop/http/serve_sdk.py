@@ -2,7 +2,9 @@
 
 Usage: ``python serve_sdk.py MODE [PORT]`` with MODE one of ``streamable`` (Streamable HTTP with
 sessions and SSE answers), ``stateless-json`` (``json_response=True, stateless_http=True``)
-or ``sse`` (the legacy 2024-11-05 HTTP+SSE transport: ``/sse`` and ``/messages/``).
+``sse`` (the legacy 2024-11-05 HTTP+SSE transport: ``/sse`` and ``/messages/``),
+``modern-only`` or ``handshake-only`` (Streamable HTTP behind a gate that refuses the other
+era's requests, as a server supporting one era answers them).
 
 PORT (default 0: an ephemeral port) lets a test restart a server on the same port.
 The socket is bound before uvicorn starts, so there is no race for a
@@ -11,15 +13,73 @@ port; the port number is printed as the first line of stdout.
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "servers"))
 
 from sdk_server import mcp
+
+MODERN = "2026-07-28"
+
+
+class EraGate:
+    """ASGI middleware: POSTs of the refused era get HTTP 400 with a JSON-RPC error.
+
+    A modern-only server answers handshake-era requests with -32022 UnsupportedProtocolVersion
+    listing what it supports; a handshake-only server answers the 2026-07-28 ``server/discover``
+    probe as server-everything does (400, -32000 "Server not initialized").
+    """
+
+    def __init__(self, app: Any, *, modern: bool) -> None:
+        self.app = app
+        self.modern = modern
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.lower(): v for k, v in scope["headers"]}
+        version = headers.get(b"mcp-protocol-version", b"").decode()
+        if (version == MODERN) == self.modern:
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        try:
+            request = json.loads(body)
+        except ValueError:
+            request = {}
+        if self.modern:
+            requested = version or str((request.get("params") or {}).get("protocolVersion", ""))
+            error = {
+                "code": -32022,
+                "message": "Unsupported protocol version",
+                "data": {"supported": [MODERN], "requested": requested},
+            }
+        else:
+            error = {"code": -32000, "message": "Bad Request: Server not initialized"}
+        payload = json.dumps({"jsonrpc": "2.0", "id": request.get("id"), "error": error}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 400,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
 
 
 def main() -> None:
@@ -28,6 +88,8 @@ def main() -> None:
         app = mcp.streamable_http_app(host="127.0.0.1")
     elif mode == "stateless-json":
         app = mcp.streamable_http_app(json_response=True, stateless_http=True, host="127.0.0.1")
+    elif mode in ("modern-only", "handshake-only"):
+        app = EraGate(mcp.streamable_http_app(host="127.0.0.1"), modern=mode == "modern-only")
     elif mode == "sse":
         app = mcp.sse_app(host="127.0.0.1")
     else:

@@ -12,7 +12,12 @@ import requests
 from mcp_http_helpers import ServerProcess, start_sdk_server
 
 from syncclients import MCPClient
-from syncclients.errors import MCPError, SessionExpiredError
+from syncclients.errors import (
+    MCPError,
+    SessionExpiredError,
+    SyncClientsError,
+    UnsupportedProtocolVersionError,
+)
 from syncclients.mcp import CreateMessageResult, ElicitResult, Progress, Root
 
 HANDSHAKE = "2025-11-25"
@@ -166,3 +171,31 @@ def test_server_everything_callbacks_and_surface(everything: ServerProcess) -> N
         assert client.get_prompt("simple-prompt").messages
         completion = client.complete(prompt="completable-prompt", argument="department", value="E")
         assert completion.values
+
+
+def test_modern_only_server(sdk_modern_only: ServerProcess) -> None:
+    url = sdk_modern_only.base + "/mcp"
+    with MCPClient.http(url, hooks=()) as client:
+        assert client.era == "modern"
+        assert client.protocol_version == "2026-07-28"
+        assert client.call_tool("add", {"a": 1, "b": 2}).text == "3"
+    client = MCPClient.http(url, era="legacy", hooks=())
+    try:
+        with pytest.raises(UnsupportedProtocolVersionError) as info:
+            client.connect()
+        assert info.value.supported == ("2026-07-28",) or "2026-07-28" in info.value.supported
+    finally:
+        client.close()
+
+
+def test_handshake_only_server(sdk_handshake_only: ServerProcess) -> None:
+    url = sdk_handshake_only.base + "/mcp"
+    with MCPClient.http(url, hooks=()) as client:
+        assert client.era == "legacy"  # the discover probe was refused: fell back
+        assert client.call_tool("add", {"a": 4, "b": 4}).text == "8"
+    client = MCPClient.http(url, era="2026-07-28", hooks=())
+    try:
+        with pytest.raises(SyncClientsError):
+            client.connect()
+    finally:
+        client.close()
