@@ -43,6 +43,7 @@ from ..errors import (
 from ..resilience import AttemptContext, CircuitBreaker, Hook, Resilience, RetryBudget
 from ..resilience.cache import CacheStats, ResultCache
 from .config import ServerEntry
+from .listen import Listener
 from .messages import Notification
 from .param_headers import InvalidHeaderAnnotation, header_specs, param_headers
 from .session import (
@@ -204,6 +205,9 @@ class MCPClient:
         self._hooks = hooks
         self._log_level: str | None = None
         self._rejected_tools: set[str] = set()
+        self._listen_lock = threading.Lock()
+        self._listen_uris: set[str] = set()
+        self._listener: Listener | None = None
         self.cache_lists = cache_lists
         self.cache_tool_results = cache_tool_results
         self._cache: ResultCache[tuple[str, ...], Any] = ResultCache(
@@ -422,6 +426,9 @@ class MCPClient:
             self._session = None
         for session in sessions:
             session.close()
+        listener = self._listener
+        if listener is not None:
+            listener.stop()  # its request already failed with the session: joins the thread
 
     def __enter__(self) -> MCPClient:
         return self.connect()
@@ -829,20 +836,66 @@ class MCPClient:
     def subscribe_resource(
         self, uri: str, *, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT
     ) -> None:
-        """Ask for ``notifications/resources/updated`` about ``uri`` (handshake era; they
-        reach ``on_notification``).
+        """Ask for ``notifications/resources/updated`` about ``uri``; they reach
+        ``on_notification`` and evict the cached read of ``uri``.
+
+        Handshake era: ``resources/subscribe``. Modern era (2026-07-28, which has no
+        resources/subscribe): one ``subscriptions/listen`` request kept open on a background
+        thread, re-sent with the new filter (which also asks for tools, prompts and
+        resources list_changed); returns once the server acknowledged it.
+
+        Args:
+            uri: the resource URI.
+            timeout: seconds to wait for the answer or acknowledgement; None: no limit.
 
         Raises:
-            UsageError: the modern era has no ``resources/subscribe``.
             MCPError, TransportError, ReadTimeout.
         """
-        self._simple("resources/subscribe", {"uri": uri}, timeout, legacy_only=True)
+        session = self._live(None)
+        if session.era != "modern":
+            self._simple("resources/subscribe", {"uri": uri}, timeout, legacy_only=True)
+            return
+        with self._listen_lock:
+            self._listen_uris.add(uri)
+            self._relisten(session, timeout)
 
     def unsubscribe_resource(
         self, uri: str, *, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT
     ) -> None:
-        """Stop updates about ``uri`` (handshake era). Raises as :meth:`subscribe_resource`."""
-        self._simple("resources/unsubscribe", {"uri": uri}, timeout, legacy_only=True)
+        """Stop updates about ``uri`` (``resources/unsubscribe``, or a new listen filter in
+        the modern era; the listen request ends when no URI is left). Raises as
+        :meth:`subscribe_resource`."""
+        session = self._live(None)
+        if session.era != "modern":
+            self._simple("resources/unsubscribe", {"uri": uri}, timeout, legacy_only=True)
+            return
+        with self._listen_lock:
+            self._listen_uris.discard(uri)
+            self._relisten(session, timeout)
+
+    def _relisten(self, session: Session, timeout: float | UseClientDefault | None) -> None:
+        """Replace the modern-era listen request by one with the current filter (lock held)."""
+        old, self._listener = self._listener, None
+        if old is not None:
+            old.stop()
+        if not self._listen_uris:
+            return
+        listener = Listener(
+            session,
+            {
+                "toolsListChanged": True,
+                "promptsListChanged": True,
+                "resourcesListChanged": True,
+                "resourceSubscriptions": sorted(self._listen_uris),
+            },
+        )
+        self._listener = listener
+        wait_s = self.timeouts.read_s if isinstance(timeout, UseClientDefault) else timeout
+        try:
+            listener.start(wait_s)
+        except BaseException:
+            self._listener = None
+            raise
 
     def list_prompts(
         self, *, timeout: float | UseClientDefault | None = USE_CLIENT_DEFAULT
@@ -1001,6 +1054,9 @@ class MCPClient:
             return session
 
     def _internal_notification(self, message: Notification) -> None:
+        listener = self._listener
+        if listener is not None:
+            listener.on_notification(message)
         method = message.method
         if method == "notifications/tools/list_changed":
             with self._state_lock:

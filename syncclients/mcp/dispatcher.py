@@ -106,10 +106,10 @@ class _Pending:
         #: complete through the notification queue, after this request's progress
         #: notifications that arrived before the answer (none is lost or reordered)
         self.ordered = ordered
-        self.future: Future[Message | TransportError] = Future()
+        self.future: Future[Message | SyncClientsError] = Future()
 
 
-def _resolve(future: Future[Message | TransportError], message: Message) -> None:
+def _resolve(future: Future[Message | SyncClientsError], message: Message) -> None:
     if not future.done():
         future.set_result(message)
 
@@ -211,7 +211,7 @@ class Dispatcher:
             if not item.future.done():
                 item.future.set_result(error)
 
-    def request_failed(self, request_id: RequestId, error: TransportError) -> None:
+    def request_failed(self, request_id: RequestId, error: SyncClientsError) -> None:
         """Fail one waiting request (its response stream broke and cannot be resumed, or
         carried a malformed message); the connection itself stays up. Called by transports
         that carry each request separately (Streamable HTTP)."""
@@ -219,6 +219,20 @@ class Dispatcher:
             pending = self._pending.pop(request_id, None)
         if pending is not None and not pending.future.done():
             pending.future.set_result(error)
+
+    def cancel(self, request_id: RequestId, reason: str, context: SendContext) -> None:
+        """Abandon a waiting request from another thread: the server is told (MCP
+        cancellation; in the modern era over HTTP, its stream is closed) and the waiting
+        caller gets :class:`~syncclients.errors.ConnectionLostError`."""
+        with self._lock:
+            pending = self._pending.get(request_id)
+        if pending is None:
+            return
+        self._abandon(request_id, reason, context, notify=True)
+        if not pending.future.done():
+            pending.future.set_result(
+                ConnectionLostError(f"{self.target}: request {request_id} cancelled ({reason})")
+            )
 
     # -- client requests ------------------------------------------------------------------
 
@@ -232,6 +246,7 @@ class Dispatcher:
         progress_token: str | None = None,
         on_progress: ProgressCallback | None = None,
         cancel_on_timeout: bool = True,
+        on_sent: Callable[[RequestId], None] | None = None,
     ) -> dict[str, Any]:
         """Send one request and wait for its answer.
 
@@ -245,6 +260,8 @@ class Dispatcher:
             cancel_on_timeout: send ``notifications/cancelled`` when the wait ends early
                 (False for ``initialize`` and ``server/discover``, which must not be
                 cancelled).
+            on_sent: told the request id once the request is registered (a long-lived
+                request, e.g. ``subscriptions/listen``, is stopped with :meth:`cancel`).
 
         Returns:
             The ``result`` object of the response.
@@ -265,6 +282,8 @@ class Dispatcher:
             self._pending[rid] = pending
             if progress_token is not None and on_progress is not None:
                 self._progress[progress_token] = on_progress
+        if on_sent is not None:
+            on_sent(rid)
         try:
             try:
                 self.transport.send(Request(rid, method, params), ctx)
@@ -287,8 +306,8 @@ class Dispatcher:
             if progress_token is not None:
                 with self._lock:
                     self._progress.pop(progress_token, None)
-        if isinstance(outcome, TransportError):
-            raise copy.copy(outcome)
+        if isinstance(outcome, SyncClientsError):  # lost connection, or (HTTP) a malformed
+            raise copy.copy(outcome)  # message on this request's own stream: ProtocolError
         if isinstance(outcome, ErrorResponse):
             raise error_from_response(outcome.error, method=method, target=self.target)
         assert isinstance(outcome, Response)

@@ -141,5 +141,13 @@ async def complete_language(ref: object, argument: object, context: object) -> C
     return None
 
 
+@mcp.tool()
+async def touch(uris: list[str], ctx: Context) -> str:
+    """Announce that resources changed, in order (subscriptions/listen at 2026-07-28)."""
+    for uri in uris:
+        await ctx.notify_resource_updated(uri)
+    return "touched"
+
+
 if __name__ == "__main__":
     mcp.run()
