@@ -123,9 +123,9 @@ def test_resources(sdk_client: MCPClient, era: str) -> None:
             with pytest.raises(MCPError) as refused:
                 sdk_client.subscribe_resource("res://hello")
             assert refused.value.code == -32601
-    else:
-        with pytest.raises(UsageError):
-            sdk_client.subscribe_resource("res://hello")
+    else:  # subscriptions/listen (see test_mcp_subscriptions.py for the notifications)
+        sdk_client.subscribe_resource("res://hello")
+        sdk_client.unsubscribe_resource("res://hello")
 
 
 def test_modern_cache_hints_are_kept(sdk_cmd: list[str]) -> None:
