@@ -259,6 +259,33 @@ def close_response(response: requests.Response | None) -> None:
         response.close()
 
 
+#: After a stream's final response, the most time and bytes spent reading to its end.
+_DRAIN_S = 0.5
+_DRAIN_BYTES = 64 * 1024
+
+
+def _drain(response: requests.Response) -> None:
+    """Read what follows a stream's final response (usually just the end of the chunked
+    body), so urllib3 returns the connection to the pool instead of discarding it: without
+    this, nearly every SSE-answered call opened a new TCP connection. Bounded in time (a
+    server may keep the stream open after the response: the spec only says it SHOULD close)
+    and in bytes; a failure here only costs the connection's reuse. Never raises."""
+    timer = threading.Timer(_DRAIN_S, shutdown_response, [response])
+    timer.daemon = True
+    timer.start()
+    try:
+        total = 0
+        while total <= _DRAIN_BYTES:
+            chunk = response.raw.read1(_CHUNK)
+            if not chunk:
+                return
+            total += len(chunk)
+    except Exception:  # noqa: S110 - the result was delivered; only reuse is lost
+        pass
+    finally:
+        timer.cancel()
+
+
 def pump_events(
     response: requests.Response,
     parser: SSEParser,
@@ -293,7 +320,10 @@ def pump_events(
                 if not chunk:
                     return
                 for event in parser.feed(chunk):
-                    if on_event(event) or stop.is_set():
+                    if stop.is_set():
+                        return
+                    if on_event(event):
+                        _drain(response)
                         return
     except SyncClientsError:
         if stop.is_set():
