@@ -96,6 +96,25 @@ class PooledHTTPAdapter(requests.adapters.HTTPAdapter):
             manager.pool_classes_by_scheme = _bounded_pool_classes(self.limits.pool_timeout_s)
         return manager
 
+    def close(self) -> None:
+        """Close every pooled connection now, then drop the pools.
+
+        urllib3 2's ``PoolManager.clear()`` only forgets its pools: their idle sockets stay
+        open until the pools are garbage collected, and a caller holding an exception whose
+        traceback passes through urllib3 keeps a pool (and its sockets) alive indefinitely.
+        A connection still in use when this runs is closed when it is released.
+        """
+        managers = [self.poolmanager, *self.proxy_manager.values()]
+        for manager in managers:
+            pools = getattr(manager, "pools", None)
+            if pools is None:
+                continue
+            for key in list(pools.keys()):
+                pool = pools.get(key)
+                if pool is not None:
+                    pool.close()
+        super().close()
+
 
 def build_session(limits: PoolLimits) -> requests.Session:
     """A new :class:`requests.Session` with a :class:`PooledHTTPAdapter` for http and https.
@@ -240,6 +259,25 @@ def translating(*, target: str | None, timeouts: Timeouts | None = None) -> Iter
         raise translate_exception(exc, target=target, timeouts=timeouts) from exc
 
 
+def _body_chunks(response: requests.Response, deadline: float | None) -> Iterator[bytes]:
+    """The body's (decoded) chunks as they arrive.
+
+    With a deadline, each read returns whatever has arrived (``read1``, urllib3 >= 2.3), so
+    the deadline is checked between small reads: ``iter_content`` reads until a whole chunk
+    is in, and a body trickling in slower than that but faster than the read timeout would
+    run past the deadline.
+    """
+    read1 = getattr(response.raw, "read1", None)
+    if deadline is None or read1 is None:
+        yield from response.iter_content(_CHUNK_BYTES)
+        return
+    while True:
+        chunk = read1(_CHUNK_BYTES, decode_content=True)
+        if not chunk:
+            return
+        yield chunk
+
+
 def read_body(
     response: requests.Response,
     *,
@@ -278,7 +316,7 @@ def read_body(
         parts: list[bytes] = []
         size = 0
         with translating(target=target):
-            for chunk in response.iter_content(_CHUNK_BYTES):
+            for chunk in _body_chunks(response, deadline):
                 size += len(chunk)
                 if max_bytes is not None and size > max_bytes:
                     response.close()
