@@ -205,6 +205,7 @@ class MCPClient:
         self._hooks = hooks
         self._log_level: str | None = None
         self._rejected_tools: set[str] = set()
+        self._factory_target: str | None = None
         self._listen_lock = threading.Lock()
         self._listen_uris: set[str] = set()
         self._listener: Listener | None = None
@@ -447,7 +448,9 @@ class MCPClient:
         session = self._session
         if session is not None:
             return session.target
-        return self._factory().target
+        if self._factory_target is None:  # a transport only to learn its name: built once
+            self._factory_target = self._factory().target
+        return self._factory_target
 
     @property
     def resilience(self) -> Resilience:

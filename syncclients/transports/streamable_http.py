@@ -591,8 +591,14 @@ class StreamableHTTPTransport(Transport):
             )
         except ReadTimeout:
             if stream is not None:
+                cancelled = stream.stop.is_set()  # the caller's own timeout already cancelled
                 self._forget(stream)
-                if not context.modern and not is_init and isinstance(message, Request):
+                if (
+                    not cancelled
+                    and not context.modern
+                    and not is_init
+                    and isinstance(message, Request)
+                ):
                     # No answer in time on the POST itself (a JSON answer is sent only when
                     # ready): tell the server, as the caller's own timeout would have.
                     # Modern era: the connection is already closed, which is the cancel.
@@ -867,7 +873,9 @@ class StreamableHTTPTransport(Transport):
                     del self._streams[stream.request_id]
                 return
             self._threads.add(thread)
-        thread.start()
+            # started under the lock: close() must never join a thread not started yet
+            # (RuntimeError, and close() would stop before closing the HTTP session)
+            thread.start()
 
     def _on_event(self, stream: _Stream, event: SSEEvent) -> bool:
         """Deliver one event's messages; True once the stream's final response came."""
