@@ -494,9 +494,12 @@ class SessionExpiredError(TransportError):
     "Session Management": HTTP 404 to a request carrying ``Mcp-Session-Id``; server-everything
     answers 400 "No valid session ID provided" instead).
 
-    The server rejected the message before processing it, so replaying it is safe, even a
-    non-idempotent one, but only after a new session was started (a new ``initialize``
-    without a session id). A :class:`TransportError` rather than a :class:`ProtocolError`:
+    The server rejected the message before processing it. :class:`~syncclients.MCPClient`
+    always starts a new session (a new ``initialize`` without a session id) on the next
+    attempt and replays the request itself when it is safe to repeat (lists, reads, ping,
+    idempotent or read-only tools); any other call is raised to the caller with this error,
+    and the caller may replay it (a 404 means it was not processed). A
+    :class:`TransportError` rather than a :class:`ProtocolError`:
     the session is state of the Streamable HTTP transport (an HTTP header), the peer's
     output is well-formed, and recovery is a reconnect, like a lost stdio connection. Not a
     :class:`ConnectionLostError`, whose "may have been processed" would forbid replaying
