@@ -269,21 +269,22 @@ def _drain(response: requests.Response) -> None:
     body), so urllib3 returns the connection to the pool instead of discarding it: without
     this, nearly every SSE-answered call opened a new TCP connection. Bounded in time (a
     server may keep the stream open after the response: the spec only says it SHOULD close)
-    and in bytes; a failure here only costs the connection's reuse. Never raises."""
-    timer = threading.Timer(_DRAIN_S, shutdown_response, [response])
-    timer.daemon = True
-    timer.start()
+    by a short socket timeout, which urllib3 resets before the connection's next request,
+    and bounded in bytes; a failure here only costs the connection's reuse. Never raises."""
+    raw = response.raw
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is None:
+        return
     try:
+        sock.settimeout(_DRAIN_S)
         total = 0
         while total <= _DRAIN_BYTES:
-            chunk = response.raw.read1(_CHUNK)
+            chunk = raw.read1(_CHUNK)
             if not chunk:
-                return
+                return  # the end: urllib3 released the connection to the pool
             total += len(chunk)
     except Exception:  # noqa: S110 - the result was delivered; only reuse is lost
         pass
-    finally:
-        timer.cancel()
 
 
 def pump_events(
