@@ -3,7 +3,6 @@ budgeted retries, a circuit breaker and deadlines, on ``requests``."""
 
 from __future__ import annotations
 
-import email.utils
 import json as _json
 import threading
 import time
@@ -12,7 +11,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -48,7 +47,7 @@ from ..resilience import (
     Resilience,
     RetryBudget,
 )
-from ..transports.http import build_session, send
+from ..transports.http import build_session, parse_retry_after, redact_url, send
 from .headers import check_header, check_headers
 
 __all__ = ["ClientMetrics", "HTTPClient", "HealthReport", "parse_retry_after"]
@@ -60,31 +59,6 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRAC
 #: Statuses retried for idempotent requests.
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 _LATENCY_SAMPLES = 2048
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Parse a Retry-After header (RFC 9110 section 10.2.3) into seconds from now.
-
-    Args:
-        value: delta-seconds (``"120"``) or an HTTP-date (``"Wed, 21 Oct 2026 07:28:00 GMT"``).
-        now: the current wall-clock time (``time.time()``), for tests.
-
-    Returns:
-        Seconds to wait (>= 0; a date in the past gives 0.0), or None when absent/invalid.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None  # RFC 9110 dates are GMT; a zone-less date is not one
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,15 +161,6 @@ def http_is_failure(exc: BaseException) -> bool:
     return isinstance(exc, TransportError | ProtocolError)
 
 
-def _redact_url(url: str) -> str:
-    """The URL without userinfo, query or fragment: safe for logs and error messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 class HTTPClient:
     """A blocking HTTP client for one service, safe to share between threads.
 
@@ -265,7 +230,7 @@ class HTTPClient:
         if max_response_bytes is not None and max_response_bytes <= 0:
             raise UsageError(f"max_response_bytes must be > 0 or None, got {max_response_bytes}")
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
-        self.target = _redact_url(self.base_url)
+        self.target = redact_url(self.base_url)
         self.timeouts = Timeouts.coerce(timeout)
         self.retry = retry
         self.pool = PoolLimits(pool_connections, pool_maxsize, pool_block, pool_timeout_s)
@@ -565,7 +530,7 @@ class HTTPClient:
                 raise ProtocolError(
                     f"response declared {ctype} but is not valid JSON: {exc}",
                     excerpt=excerpt(body),
-                    target=_redact_url(response.url or ""),
+                    target=redact_url(response.url or ""),
                 ) from None
         charset = (
             response.encoding if "charset=" in response.headers.get("Content-Type", "") else None
@@ -699,7 +664,7 @@ class HTTPClient:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         reason = response.reason or ""
         return HTTPStatusError(
-            f"{method} {_redact_url(url)} answered {response.status_code} {reason}".rstrip()
+            f"{method} {redact_url(url)} answered {response.status_code} {reason}".rstrip()
             + f" (X-Request-ID {request_id})",
             status_code=response.status_code,
             response=response,

@@ -13,12 +13,14 @@ lacks and this module adds:
 
 from __future__ import annotations
 
+import email.utils
 import socket
 import ssl
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import requests.adapters
@@ -44,7 +46,9 @@ from ..errors import (
 __all__ = [
     "PooledHTTPAdapter",
     "build_session",
+    "parse_retry_after",
     "read_body",
+    "redact_url",
     "send",
     "translate_exception",
     "translating",
@@ -402,3 +406,37 @@ def send(
         )
     read_body(response, max_bytes=max_body_bytes, deadline=deadline, target=target)
     return response
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Parse a Retry-After header (RFC 9110 section 10.2.3) into seconds from now.
+
+    Args:
+        value: delta-seconds (``"120"``) or an HTTP-date (``"Wed, 21 Oct 2026 07:28:00 GMT"``).
+        now: the current wall-clock time (``time.time()``), for tests.
+
+    Returns:
+        Seconds to wait (>= 0; a date in the past gives 0.0), or None when absent/invalid.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None  # RFC 9110 dates are GMT; a zone-less date is not one
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def redact_url(url: str) -> str:
+    """The URL without userinfo, query or fragment: safe for logs and error messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

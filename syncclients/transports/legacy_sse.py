@@ -33,7 +33,7 @@ from ..errors import (
 )
 from ..mcp.messages import ErrorResponse, Message, Request, decode, encode
 from ..mcp.transport import MessageSink, SendContext, Transport
-from .http import build_session, read_body, translating
+from .http import build_session, read_body, redact_url, translating
 from .sse import DEFAULT_MAX_EVENT_BYTES, SSEEvent, SSEParser
 from .streamable_http import (
     DEFAULT_POOL_LIMITS,
@@ -43,7 +43,6 @@ from .streamable_http import (
     content_type,
     jsonrpc_error_in,
     pump_events,
-    redact_url,
     shutdown_response,
     status_error,
 )

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import email.utils
 import logging
 import re
 import threading
@@ -33,7 +32,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 
@@ -62,7 +61,7 @@ from ..mcp.messages import (
     encode,
 )
 from ..mcp.transport import MessageSink, SendContext, Transport
-from .http import build_session, read_body, translating
+from .http import build_session, parse_retry_after, read_body, redact_url, translating
 from .sse import DEFAULT_MAX_EVENT_BYTES, SSEEvent, SSEParser
 
 __all__ = [
@@ -158,38 +157,6 @@ class RequestFailureSink(Protocol):
 # -- helpers shared with the legacy SSE transport (not part of the public API) -----------------
 
 
-def redact_url(url: str) -> str:
-    """The URL without userinfo, query or fragment: safe for logs and error messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def retry_after_s(value: str | None) -> float | None:
-    """Parse ``Retry-After`` (RFC 9110 section 10.2.3).
-
-    Args:
-        value: delta-seconds or an HTTP-date; None or "" when absent.
-
-    Returns:
-        Seconds from now (>= 0.0), or None when absent or unparsable.
-    """
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def jsonrpc_error_in(body: bytes) -> ErrorResponse | None:
     """The JSON-RPC error response an HTTP error body holds.
 
@@ -228,7 +195,7 @@ def status_error(
         f"{target}: {what} answered HTTP {response.status_code} {response.reason or ''}".rstrip(),
         status_code=response.status_code,
         response=response,
-        retry_after=retry_after_s(response.headers.get("Retry-After")),
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
         body_excerpt=excerpt(body),
         target=target,
     )

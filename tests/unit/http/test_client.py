@@ -24,8 +24,8 @@ from syncclients import (
     RetryPolicy,
     UsageError,
 )
-from syncclients.http.client import parse_retry_after
 from syncclients.resilience import retry as retry_mod
+from syncclients.transports.http import parse_retry_after
 
 BASE = "http://svc.test/api"
 
