@@ -735,10 +735,7 @@ class MCPClient:
         items = [_check_call(call) for call in calls]
 
         def one(item: tuple[str, Mapping[str, Any] | None], call: BatchCall) -> CallToolResult:
-            def count(attempt: int) -> None:
-                call.attempts = attempt
-
-            return self._call_tool(item[0], item[1], deadline_s=call.timeout_s, on_attempt=count)
+            return self._call_in_batch(item[0], item[1], call)
 
         return run_batch(
             one,
@@ -752,6 +749,17 @@ class MCPClient:
             executor=executor,
             description=f"{self.target} tools/call",
         )
+
+    def _call_in_batch(
+        self, name: str, arguments: Mapping[str, Any] | None, call: BatchCall
+    ) -> CallToolResult:
+        """One ``tools/call`` of a batch: bounded by the batch's time for it, attempts
+        reported back to the batch (also used by :class:`~syncclients.mcp.group.MCPGroup`)."""
+
+        def count(attempt: int) -> None:
+            call.attempts = attempt
+
+        return self._call_tool(name, arguments, deadline_s=call.timeout_s, on_attempt=count)
 
     def cache_stats(self) -> CacheStats:
         """Hits, misses, size and invalidations of this client's cache (lists, reads and

@@ -303,11 +303,8 @@ class MCPGroup:
         def one(
             item: tuple[MCPClient, str, Mapping[str, Any] | None], call: BatchCall
         ) -> CallToolResult:
-            def count(attempt: int) -> None:
-                call.attempts = attempt
-
             client, tool, arguments = item
-            return client._call_tool(tool, arguments, deadline_s=call.timeout_s, on_attempt=count)
+            return client._call_in_batch(tool, arguments, call)
 
         return run_batch(
             one, items, max_workers=max_workers, timeout=timeout, deadline=deadline,
