@@ -124,8 +124,11 @@ def test_server_killed_mid_batch_without_restart() -> None:
     assert_one_outcome_each(outcomes, 40)
     ok = [o for o in outcomes if o.ok]
     failed = [o for o in outcomes if not o.ok]
-    assert 8 <= len(ok) < 40  # at least the first wave finished before the kill
-    assert outcomes[: len(ok)] == ok  # the survivors are the early ones
+    assert 8 <= len(ok) < 40
+    # The first wave (8 calls of 200 ms, started at once) finished before the kill at
+    # 500 ms. Later waves finish out of order on 8 workers, so the successes need not be
+    # a prefix of the input.
+    assert all(o.ok for o in outcomes[:8])
     for o in failed:
         assert isinstance(o.error, ServerExitedError), o.error
         assert o.error.exit_code == -signal.SIGKILL
