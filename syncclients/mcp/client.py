@@ -30,6 +30,7 @@ from ..config import (
     UseClientDefault,
 )
 from ..errors import (
+    CallInterruptedError,
     ConnectError,
     ConnectionLostError,
     ProtocolError,
@@ -43,6 +44,7 @@ from ..errors import (
 from ..resilience import AttemptContext, CircuitBreaker, Hook, Resilience, RetryBudget
 from ..resilience.cache import CacheStats, ResultCache
 from .config import ServerEntry
+from .dispatcher import report_sent_requests
 from .listen import Listener
 from .messages import Notification
 from .param_headers import InvalidHeaderAnnotation, header_specs, param_headers
@@ -706,7 +708,11 @@ class MCPClient:
         Each call runs as :meth:`call_tool` would (retried only when safe, under the
         breaker and retry budget), on a thread pool of ``max_workers`` (or ``executor``).
         A failing call never loses the others: its outcome carries the error. A tool that
-        answers ``isError`` is a successful call whose ``result.is_error`` is True.
+        answers ``isError`` is a failed call (status ``"tool_error"``, ``ok`` False, counted
+        as failed by progress and ``fail_fast``) whose ``result`` is kept. On Ctrl-C, calls
+        already sent are cancelled on the server (``notifications/cancelled``) and reported
+        as ``"interrupted"`` (:class:`~syncclients.errors.CallInterruptedError`, outcome
+        unknown); only calls never started are ``"cancelled"``.
 
         Args:
             calls: ``(tool_name, arguments)`` pairs (arguments a mapping or None).
@@ -748,18 +754,27 @@ class MCPClient:
             progress=progress,
             executor=executor,
             description=f"{self.target} tools/call",
+            result_failed=tool_failed,
         )
 
     def _call_in_batch(
         self, name: str, arguments: Mapping[str, Any] | None, call: BatchCall
     ) -> CallToolResult:
         """One ``tools/call`` of a batch: bounded by the batch's time for it, attempts
-        reported back to the batch (also used by :class:`~syncclients.mcp.group.MCPGroup`)."""
+        reported back to the batch (also used by :class:`~syncclients.mcp.group.MCPGroup`).
+        Each request it sends is registered with the batch, so Ctrl-C cancels it on the
+        server; after Ctrl-C no new attempt starts."""
 
         def count(attempt: int) -> None:
+            if call.interrupted:
+                raise CallInterruptedError(
+                    f"{self.target} tools/call {name}: interrupted before attempt {attempt}",
+                    target=self.target,
+                )
             call.attempts = attempt
 
-        return self._call_tool(name, arguments, deadline_s=call.timeout_s, on_attempt=count)
+        with report_sent_requests(call.on_interrupt):
+            return self._call_tool(name, arguments, deadline_s=call.timeout_s, on_attempt=count)
 
     def cache_stats(self) -> CacheStats:
         """Hits, misses, size and invalidations of this client's cache (lists, reads and
@@ -1203,6 +1218,11 @@ _LIST_CHANGED: dict[str, tuple[str, ...]] = {
     "notifications/prompts/list_changed": ("prompts/list",),
     "notifications/resources/list_changed": ("resources/list", "resources/templates/list"),
 }
+
+
+def tool_failed(result: CallToolResult) -> bool:
+    """A batch's ``result_failed`` for ``tools/call``: the tool answered ``isError``."""
+    return result.is_error
 
 
 def _mirrors_headers(session: Session) -> bool:

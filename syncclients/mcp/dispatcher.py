@@ -9,17 +9,19 @@ sections 4-5; MCP basic/utilities/cancellation and progress.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from typing import Any
 
 from ..errors import (
+    CallInterruptedError,
     ConnectionLostError,
     MCPError,
     MissingClientCapabilityError,
@@ -42,7 +44,7 @@ from .messages import (
 )
 from .transport import SendContext, Transport
 
-__all__ = ["Dispatcher", "error_from_response"]
+__all__ = ["Dispatcher", "error_from_response", "report_sent_requests"]
 
 logger = logging.getLogger("syncclients.mcp")
 
@@ -53,6 +55,31 @@ RequestHandler = Callable[[str, dict[str, Any]], dict[str, Any]]
 NotificationHandler = Callable[[Notification], None]
 #: ``callback(params)`` with the params of a ``notifications/progress``.
 ProgressCallback = Callable[[dict[str, Any]], None]
+#: ``hook(cancel)``: told of each request the current thread sent, with a function that
+#: cancels it on the server (see :func:`report_sent_requests`).
+SentHook = Callable[[Callable[[], None]], None]
+
+_sent_hooks = threading.local()
+
+
+@contextlib.contextmanager
+def report_sent_requests(hook: SentHook) -> Iterator[None]:
+    """While active, every request this thread sends is reported to ``hook``.
+
+    ``hook`` receives, right after the request was written, a ``cancel()`` function that
+    abandons it: the server is sent ``notifications/cancelled`` with reason
+    ``"interrupted"`` (MCP basic/utilities/cancellation; over modern-era HTTP its stream is
+    closed) and the waiting thread gets :class:`~syncclients.errors.CallInterruptedError`.
+    ``cancel()`` is safe from any thread and a no-op once the request has finished. A batch
+    uses it to cancel running calls on Ctrl-C. Thread-local: requests sent by callbacks on
+    other threads are not reported.
+    """
+    previous = getattr(_sent_hooks, "hook", None)
+    _sent_hooks.hook = hook
+    try:
+        yield
+    finally:
+        _sent_hooks.hook = previous
 
 
 def error_from_response(error: ErrorObject, *, method: str | None, target: str) -> MCPError:
@@ -220,10 +247,18 @@ class Dispatcher:
         if pending is not None and not pending.future.done():
             pending.future.set_result(error)
 
-    def cancel(self, request_id: RequestId, reason: str, context: SendContext) -> None:
+    def cancel(
+        self,
+        request_id: RequestId,
+        reason: str,
+        context: SendContext,
+        *,
+        error: SyncClientsError | None = None,
+    ) -> None:
         """Abandon a waiting request from another thread: the server is told (MCP
         cancellation; in the modern era over HTTP, its stream is closed) and the waiting
-        caller gets :class:`~syncclients.errors.ConnectionLostError`."""
+        caller gets ``error`` (default :class:`~syncclients.errors.ConnectionLostError`).
+        A no-op when the request already finished."""
         with self._lock:
             pending = self._pending.get(request_id)
         if pending is None:
@@ -231,7 +266,8 @@ class Dispatcher:
         self._abandon(request_id, reason, context, notify=True)
         if not pending.future.done():
             pending.future.set_result(
-                ConnectionLostError(f"{self.target}: request {request_id} cancelled ({reason})")
+                error
+                or ConnectionLostError(f"{self.target}: request {request_id} cancelled ({reason})")
             )
 
     # -- client requests ------------------------------------------------------------------
@@ -287,6 +323,9 @@ class Dispatcher:
         try:
             try:
                 self.transport.send(Request(rid, method, params), ctx)
+                sent_hook: SentHook | None = getattr(_sent_hooks, "hook", None)
+                if sent_hook is not None:
+                    sent_hook(self._canceller(rid, method, ctx))
                 outcome = pending.future.result(timeout=timeout_s)
             except FutureTimeout:
                 self._abandon(rid, "timeout", ctx, notify=cancel_on_timeout)
@@ -325,6 +364,21 @@ class Dispatcher:
         self.transport.send(Notification(method, params), replace(context, method=method))
 
     # -- internals ------------------------------------------------------------------------
+
+    def _canceller(self, rid: RequestId, method: str, ctx: SendContext) -> Callable[[], None]:
+        def cancel() -> None:
+            self.cancel(
+                rid,
+                "interrupted",
+                ctx,
+                error=CallInterruptedError(
+                    f"{self.target} {method}: interrupted while running (request {rid} "
+                    "cancelled on the server; it may have run)",
+                    target=self.target,
+                ),
+            )
+
+        return cancel
 
     def _forget(self, rid: RequestId) -> None:
         with self._lock:

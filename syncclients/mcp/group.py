@@ -19,7 +19,7 @@ from typing import Any
 
 from ..batch import BatchCall, BatchOutcome, BatchProgress, run_batch
 from ..errors import SyncClientsError, UsageError
-from .client import MCPClient
+from .client import MCPClient, tool_failed
 from .config import load_servers, parse_servers
 from .types import CallToolResult, Tool
 
@@ -309,7 +309,7 @@ class MCPGroup:
         return run_batch(
             one, items, max_workers=max_workers, timeout=timeout, deadline=deadline,
             fail_fast=fail_fast, on_progress=on_progress, progress=progress,
-            executor=executor, description="tools/call",
+            executor=executor, description="tools/call", result_failed=tool_failed,
         )  # fmt: skip
 
     # -- health ------------------------------------------------------------------------------
