@@ -44,7 +44,7 @@ from ..errors import (
 from ..resilience import AttemptContext, CircuitBreaker, Hook, Resilience, RetryBudget
 from ..resilience.cache import CacheStats, ResultCache
 from .config import ServerEntry
-from .dispatcher import report_sent_requests
+from .dispatcher import DispatchStats, report_sent_requests
 from .listen import Listener
 from .messages import Notification
 from .param_headers import InvalidHeaderAnnotation, header_specs, param_headers
@@ -216,6 +216,7 @@ class MCPClient:
         self._cache: ResultCache[tuple[str, ...], Any] = ResultCache(
             cache_maxsize, default_ttl_s=tool_result_ttl_s
         )
+        self._dispatch_stats = DispatchStats()  # shared by every session: survives restarts
 
     # -- constructors ------------------------------------------------------------------------
 
@@ -1052,6 +1053,7 @@ class MCPClient:
                 era=self._era,
                 on_notification=self._internal_notification,
                 input_required_max_rounds=self._max_rounds,
+                dispatch_stats=self._dispatch_stats,
             )
             session.log_level = self._log_level
             with self._state_lock:

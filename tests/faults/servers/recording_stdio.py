@@ -12,8 +12,9 @@ Tools:
 
 - ``work {id, ms}``: records ``ran``, answers after ``ms`` milliseconds on its own thread
   unless cancelled first (then it never answers, as the cancellation spec allows).
-- ``flood {count, size}``: writes ``count`` ``notifications/message`` of ``size`` bytes of
-  data each, then answers ``"flooded"``.
+- ``flood {count, size, tail}``: writes ``count`` ``notifications/message`` of ``size``
+  bytes of data each, then one notification per method in ``tail`` (params
+  ``{"uri": "file:///r"}``), then answers ``"flooded"``.
 - ``ask {count, method}``: sends ``count`` server-to-client requests (``method``, default
   ``roots/list``), then answers ``"asked"`` at once (the answers are logged as they come).
 """
@@ -78,6 +79,8 @@ def call(log: str, rid: object, name: str, args: dict) -> None:
                     "params": {"level": "info", "data": {"i": i, "blob": data}},
                 }
             )
+        for method in args.get("tail", []):
+            write({"jsonrpc": "2.0", "method": method, "params": {"uri": "file:///r"}})
         result(rid, "flooded")
     elif name == "ask":
         method = str(args.get("method", "roots/list"))
