@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Any, TypeVar
@@ -41,12 +42,21 @@ from ..errors import (
     TransportError,
     UsageError,
 )
-from ..resilience import AttemptContext, CircuitBreaker, Hook, Resilience, RetryBudget
+from ..resilience import (
+    AttemptContext,
+    CircuitBreaker,
+    Hook,
+    LoggingHook,
+    Resilience,
+    RetryBudget,
+)
 from ..resilience.cache import CacheStats, ResultCache
+from ..resilience.stats import CallStats
 from .config import ServerEntry
 from .dispatcher import DispatchStats, report_sent_requests
 from .listen import Listener
 from .messages import Notification
+from .metrics import MCPClientMetrics, build_metrics
 from .param_headers import InvalidHeaderAnnotation, header_specs, param_headers
 from .session import (
     Callbacks,
@@ -217,6 +227,7 @@ class MCPClient:
             cache_maxsize, default_ttl_s=tool_result_ttl_s
         )
         self._dispatch_stats = DispatchStats()  # shared by every session: survives restarts
+        self._stats = CallStats()  # a hook of the pipeline; see metrics()
 
     # -- constructors ------------------------------------------------------------------------
 
@@ -475,7 +486,10 @@ class MCPClient:
                         budget=None
                         if self._budget_policy is None
                         else RetryBudget(self._budget_policy),
-                        hooks=self._hooks,
+                        hooks=(
+                            self._stats,
+                            *((LoggingHook(),) if self._hooks is None else self._hooks),
+                        ),
                     )
         return self._resilience
 
@@ -776,6 +790,16 @@ class MCPClient:
 
         with report_sent_requests(call.on_interrupt):
             return self._call_tool(name, arguments, deadline_s=call.timeout_s, on_attempt=count)
+
+    def metrics(self) -> MCPClientMetrics:
+        """A snapshot of this client's counters since it was created, as
+        :meth:`HTTPClient.metrics() <syncclients.HTTPClient.metrics>` gives (calls, errors,
+        attempts, retries, rejections, latency percentiles in seconds, breaker, retry
+        budget) plus the cache and the notification-flood counters (see
+        :class:`~syncclients.mcp.metrics.MCPClientMetrics`). Never connects."""
+        return build_metrics(
+            self._stats, self.resilience, self._cache.stats(), self._dispatch_stats
+        )
 
     def cache_stats(self) -> CacheStats:
         """Hits, misses, size and invalidations of this client's cache (lists, reads and
@@ -1134,9 +1158,16 @@ class MCPClient:
                 return True  # nothing was sent
             return retryable and isinstance(exc, ConnectionLostError | ReadTimeout)
 
-        return self.resilience.call(
-            attempt, operation=operation, retryable=classify, deadline_s=deadline_s
-        )
+        started = time.monotonic()
+        ok = False
+        try:
+            result = self.resilience.call(
+                attempt, operation=operation, retryable=classify, deadline_s=deadline_s
+            )
+            ok = True
+            return result
+        finally:
+            self._stats.finish(ok, time.monotonic() - started)
 
     def _paginate(
         self,

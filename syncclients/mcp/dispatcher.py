@@ -155,9 +155,7 @@ class _Notifier:
         self._stats = stats
         self._cond = threading.Condition()
         # (fn, arg, bytes counted, sticky key); fn(arg) runs on the thread
-        self._items: deque[tuple[Callable[[Any], None], Any, int, tuple[str, str] | None]] = (
-            deque()
-        )
+        self._items: deque[tuple[Callable[[Any], None], Any, int, tuple[str, str] | None]] = deque()
         self._queued = 0  # notifications waiting (ordered responses excluded)
         self._queued_bytes = 0
         self._sticky: set[tuple[str, str]] = set()
@@ -655,8 +653,7 @@ class Dispatcher:
             total = self.stats.server_requests_rejected
         if total == 1 or total % 100 == 0:
             logger.warning(
-                "%s: %d server requests pending; answered %s with 'client busy' "
-                "(%d so far)",
+                "%s: %d server requests pending; answered %s with 'client busy' (%d so far)",
                 self.target,
                 self._max_server_requests,
                 request.method,

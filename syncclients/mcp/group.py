@@ -21,6 +21,7 @@ from ..batch import BatchCall, BatchOutcome, BatchProgress, run_batch
 from ..errors import SyncClientsError, UsageError
 from .client import MCPClient, tool_failed
 from .config import load_servers, parse_servers
+from .metrics import MCPClientMetrics
 from .types import CallToolResult, Tool
 
 __all__ = ["SEPARATOR", "GroupTool", "MCPGroup", "ServerHealth"]
@@ -313,6 +314,11 @@ class MCPGroup:
         )  # fmt: skip
 
     # -- health ------------------------------------------------------------------------------
+
+    def metrics(self) -> dict[str, MCPClientMetrics]:
+        """Each server's :meth:`MCPClient.metrics` snapshot, by server name, in configuration
+        order. Connects nothing."""
+        return {name: self.client(name).metrics() for name in self.servers}
 
     def health(self, *, timeout_s: float = 5.0) -> list[ServerHealth]:
         """Probe every server concurrently, once, without retries.
