@@ -201,14 +201,18 @@ class _Notifier:
             return True
 
     def close(self) -> None:
-        """Drop what waits and let the thread end (after a running callback returns)."""
+        """Drop the notifications that wait, complete the ordered responses that wait (their
+        callers must not hang), and let the thread end (after a running callback returns)."""
         with self._cond:
             self._closed = True
+            ordered = [(fn, arg) for fn, arg, size, _ in self._items if size < 0]
             self._items.clear()
             self._sticky.clear()
             self._queued = self._queued_bytes = 0
             unlogged, self._unlogged_drops = self._unlogged_drops, 0
             self._cond.notify_all()
+        for fn, arg in ordered:
+            fn(arg)  # _resolve: completes a future, runs no user code
         if unlogged:
             logger.warning(
                 "%s: dropped %d more notifications (queue full: a notification callback "
