@@ -193,7 +193,7 @@ class BatchInterrupted(KeyboardInterrupt):
         super().__init__(
             f"batch interrupted: of {len(outcomes)} calls {counts['ok']} succeeded, "
             f"{failed} failed, {counts['interrupted']} interrupted while running (outcome "
-            f"unknown, cancellation sent), {counts['cancelled']} not started"
+            f"unknown), {counts['cancelled']} not started"
         )
         self.outcomes = outcomes
 
@@ -362,8 +362,8 @@ def run_batch(
         for index, (call, call_started) in sorted(started.items()):
             if outcomes[index] is None:
                 error = CallInterruptedError(
-                    f"call {index} interrupted by Ctrl-C while running: it may have run on "
-                    "the server (cancellation sent); outcome unknown"
+                    f"call {index} interrupted by Ctrl-C while running: it may have run "
+                    "(an MCP request is cancelled on the server); outcome unknown"
                 )
                 record(BatchOutcome(index, False, None, error, call.attempts, now - call_started))
         fill(lambda i: CallCancelledError(f"call {i} not started: cancelled by Ctrl-C"))
