@@ -15,7 +15,8 @@ Each output line is one result, in input order::
 ``result`` is the tool's structured content, else its text (null when the call failed).
 
 ``status`` is ``ok``, ``tool_error`` (the tool answered ``isError``), ``error`` (the call
-failed: dead server, timeout, open breaker, ...), ``deadline`` or ``cancelled``.
+failed: dead server, timeout, open breaker, ...), ``deadline``, ``interrupted`` (running at
+Ctrl-C: may have run) or ``cancelled`` (never sent).
 
 Exit code: 0 when every call succeeded, 1 when some failed (or the server could not be
 started), 2 on usage errors (bad arguments, unreadable or malformed input, bad config).
@@ -97,13 +98,10 @@ def read_calls(lines: Iterator[str], source: str) -> list[dict[str, Any]]:
 def result_record(call: dict[str, Any], outcome: BatchOutcome[CallToolResult]) -> dict[str, Any]:
     """One output line."""
     result = outcome.result
-    status: str = outcome.status
-    if result is not None and result.is_error:
-        status = "tool_error"
     return {
         "id": call["id"],
         "tool": call["tool"],
-        "status": status,
+        "status": outcome.status,  # "tool_error" when the tool answered isError
         "result": _value(result) if result is not None and not result.is_error else None,
         "error": (
             f"{type(outcome.error).__name__}: {outcome.error}"

@@ -18,6 +18,7 @@ from .config import (
 )
 from .errors import (
     CallCancelledError,
+    CallInterruptedError,
     CircuitOpenError,
     ConnectError,
     ConnectionLostError,
@@ -79,6 +80,7 @@ __all__ = [
     "BreakerInfo",
     "BreakerPolicy",
     "CallCancelledError",
+    "CallInterruptedError",
     "CircuitBreaker",
     "CircuitOpenError",
     "ClientMetrics",

@@ -15,13 +15,21 @@ Guarantees:
   :class:`~syncclients.errors.DeadlineExceeded`;
 - ``fail_fast`` starts nothing new after the first failure and lets running calls finish
   (their results are kept); the rest become :class:`~syncclients.errors.CallCancelledError`;
-- Ctrl-C (KeyboardInterrupt in the calling thread) starts nothing new, signals running calls
-  through :attr:`BatchCall.cancelled`, and raises :class:`BatchInterrupted` carrying every
-  outcome so far (unfinished ones as CallCancelledError).
+- Ctrl-C (KeyboardInterrupt in the calling thread) starts nothing new, aborts running calls
+  (each call's :meth:`BatchCall.on_interrupt` callbacks run on the calling thread before
+  Ctrl-C propagates: an MCP call sends ``notifications/cancelled`` for its request), and
+  raises :class:`BatchInterrupted` carrying every outcome: calls that finished keep their
+  outcome, calls that were running are :class:`~syncclients.errors.CallInterruptedError`
+  (status ``"interrupted"``: they may have run on the server, the outcome is unknown), and
+  only calls never started are :class:`~syncclients.errors.CallCancelledError`;
+- a result that reports a failure (``result_failed``, e.g. an MCP tool's ``isError``) is a
+  failed outcome with status ``"tool_error"``: ``ok`` False, ``error`` None, ``result`` kept;
+  it counts as failed in :class:`BatchProgress` and the progress bar.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 import sys
 import threading
@@ -31,14 +39,16 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-from .errors import CallCancelledError, DeadlineExceeded, UsageError
+from .errors import CallCancelledError, CallInterruptedError, DeadlineExceeded, UsageError
 
 __all__ = ["BatchCall", "BatchInterrupted", "BatchOutcome", "BatchProgress", "run_batch"]
 
 ItemT = TypeVar("ItemT")
 T = TypeVar("T")
 
-Status = Literal["ok", "error", "deadline", "cancelled"]
+Status = Literal["ok", "error", "deadline", "cancelled", "interrupted", "tool_error"]
+
+_log = logging.getLogger("syncclients.batch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +57,14 @@ class BatchOutcome(Generic[T]):
 
     Attributes:
         index: the input's position (the list is in input order; this repeats it).
-        ok: True when the call returned.
-        result: what the call returned, or None when it failed.
+        ok: True when the call returned a result that does not report a failure.
+        result: what the call returned (also for status ``"tool_error"``), or None when it
+            raised or never finished.
         error: the exception (from our tree: a failed call's error,
-            :class:`~syncclients.errors.DeadlineExceeded`, or
-            :class:`~syncclients.errors.CallCancelledError`), or None when ``ok``.
+            :class:`~syncclients.errors.DeadlineExceeded`,
+            :class:`~syncclients.errors.CallInterruptedError`, or
+            :class:`~syncclients.errors.CallCancelledError`), or None when ``ok`` or when
+            the call returned a result that reports a failure (status ``"tool_error"``).
         attempts: attempts the call made (0 when it never started).
         duration_s: how long the call ran, in seconds (0.0 when it never started).
     """
@@ -65,11 +78,21 @@ class BatchOutcome(Generic[T]):
 
     @property
     def status(self) -> Status:
-        """``"ok"``, ``"error"``, ``"deadline"`` or ``"cancelled"``."""
+        """What happened to the call.
+
+        ``"ok"``; ``"tool_error"`` (it returned a result that reports a failure, e.g. an MCP
+        ``isError``); ``"error"`` (it raised); ``"deadline"`` (the batch deadline passed);
+        ``"interrupted"`` (Ctrl-C while it ran: it may have run on the server, outcome
+        unknown); ``"cancelled"`` (never started: nothing was sent).
+        """
         if self.ok:
             return "ok"
+        if self.error is None:
+            return "tool_error"
         if isinstance(self.error, DeadlineExceeded):
             return "deadline"
+        if isinstance(self.error, CallInterruptedError):
+            return "interrupted"
         if isinstance(self.error, CallCancelledError):
             return "cancelled"
         return "error"
@@ -92,6 +115,45 @@ class BatchCall:
     timeout_s: float | None
     cancelled: threading.Event
     attempts: int = 1
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _aborts: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
+    _interrupted: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def interrupted(self) -> bool:
+        """True once Ctrl-C interrupted the batch while this call ran: make no new attempt."""
+        return self._interrupted
+
+    def on_interrupt(self, abort: Callable[[], None]) -> None:
+        """Register ``abort``, run once if Ctrl-C interrupts the batch while this call runs.
+
+        It runs on the batch caller's thread before :class:`BatchInterrupted` is raised, so
+        it should be quick and must not block (e.g. send a protocol cancellation). If the
+        batch was already interrupted, ``abort`` runs at once on this thread. An ``abort``
+        that raises is logged and ignored. Registering for a request that already finished
+        is harmless when ``abort`` is then a no-op.
+        """
+        with self._lock:
+            if not self._interrupted:
+                self._aborts.append(abort)
+                return
+        _run_abort(abort)
+
+    def _interrupt(self) -> None:
+        with self._lock:
+            if self._interrupted:
+                return
+            self._interrupted = True
+            aborts, self._aborts = self._aborts, []
+        for abort in aborts:
+            _run_abort(abort)
+
+
+def _run_abort(abort: Callable[[], None]) -> None:
+    try:
+        abort()
+    except Exception:  # an abort must not hide the interrupt
+        _log.exception("batch: an interrupt callback failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +163,8 @@ class BatchProgress:
     Attributes:
         done: calls finished so far (any status).
         total: calls in the batch.
-        succeeded: calls that returned.
-        failed: calls that did not.
+        succeeded: calls with status ``"ok"``.
+        failed: every other finished call (``"tool_error"`` included).
         last: the outcome that just finished.
     """
 
@@ -117,12 +179,22 @@ class BatchInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a batch. Still a KeyboardInterrupt, so a script stops as usual.
 
     Attributes:
-        outcomes: one outcome per input, in input order (unfinished: CallCancelledError).
+        outcomes: one outcome per input, in input order: finished calls keep their outcome,
+            calls that were running are CallInterruptedError (status ``"interrupted"``,
+            outcome unknown), calls never started are CallCancelledError.
     """
 
     def __init__(self, outcomes: list[BatchOutcome[Any]]) -> None:
-        done = sum(1 for o in outcomes if o.ok)
-        super().__init__(f"batch interrupted: {done} of {len(outcomes)} calls succeeded")
+        counts = {"ok": 0, "interrupted": 0, "cancelled": 0}
+        for outcome in outcomes:
+            if outcome.status in counts:
+                counts[outcome.status] += 1
+        failed = len(outcomes) - sum(counts.values())
+        super().__init__(
+            f"batch interrupted: of {len(outcomes)} calls {counts['ok']} succeeded, "
+            f"{failed} failed, {counts['interrupted']} interrupted while running (outcome "
+            f"unknown), {counts['cancelled']} not started"
+        )
         self.outcomes = outcomes
 
 
@@ -131,7 +203,12 @@ class _Run(Generic[ItemT, T]):
     items: list[ItemT]
     end: float | None
     timeout: float | None
+    result_failed: Callable[[T], bool] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    #: guards the start of a call against Ctrl-C: a call either starts before the
+    #: interrupt (and is in ``calls`` for good) or sees ``cancel`` set and never starts
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    calls: dict[int, tuple[BatchCall, float]] = field(default_factory=dict)
 
 
 def _check_seconds(name: str, value: float | None) -> None:
@@ -152,6 +229,7 @@ def run_batch(
     executor: Executor | None = None,
     description: str = "calls",
     cancel_grace_s: float = 0.25,
+    result_failed: Callable[[T], bool] | None = None,
 ) -> list[BatchOutcome[T]]:
     """Call ``fn(item, call)`` for every item, concurrently, and return one outcome each.
 
@@ -170,6 +248,9 @@ def run_batch(
         description: the progress bar's label.
         cancel_grace_s: after the deadline, how long to wait for running calls to report
             their own timeout before marking them DeadlineExceeded, in seconds.
+        result_failed: tells whether a returned result reports a failure (an MCP tool's
+            ``isError``): such an outcome has status ``"tool_error"``, ``ok`` False and its
+            result. None: every returned result is a success.
 
     Returns:
         A list with exactly one :class:`BatchOutcome` per item, in input order.
@@ -187,7 +268,9 @@ def run_batch(
     bar = _progress_bar(total, description) if progress else None
     outcomes: list[BatchOutcome[T] | None] = [None] * total
     started_at = time.monotonic()
-    run: _Run[ItemT, T] = _Run(todo, None if deadline is None else started_at + deadline, timeout)
+    run: _Run[ItemT, T] = _Run(
+        todo, None if deadline is None else started_at + deadline, timeout, result_failed
+    )
     pool = executor or ThreadPoolExecutor(
         max_workers=min(max_workers, max(total, 1)), thread_name_prefix="syncclients-batch"
     )
@@ -204,7 +287,7 @@ def run_batch(
         if outcomes[outcome.index] is not None:
             return
         outcomes[outcome.index] = outcome
-        counts["ok" if outcome.ok else "failed"] += 1
+        counts["ok" if outcome.ok else "failed"] += 1  # a "tool_error" is failed
         if bar is not None:
             bar.update(1)
             bar.set_postfix(ok=counts["ok"], failed=counts["failed"], refresh=False)
@@ -259,10 +342,31 @@ def run_batch(
         fill(lambda i: CallCancelledError(f"call {i} cancelled: the batch stopped early"))
     except KeyboardInterrupt:
         interrupted = True  # no more callbacks: the user asked to stop
-        run.cancel.set()
+        with run.lock:  # from here no call starts: each one is either in run.calls or not
+            run.cancel.set()
+            started = dict(run.calls)
         for future in running:
-            future.cancel()
-        fill(lambda i: CallCancelledError(f"call {i} cancelled by Ctrl-C"))
+            future.cancel()  # queued in the pool, not started: never sent
+        for index, (call, _) in started.items():
+            if outcomes[index] is None:
+                call._interrupt()  # e.g. notifications/cancelled for its request
+        while True:  # calls that finished meanwhile keep their real outcome
+            try:
+                future = finished.get_nowait()
+            except queue.Empty:
+                break
+            index = running.pop(future, -1)
+            if index >= 0 and not future.cancelled():
+                record(_outcome_of(future, index))
+        now = time.monotonic()
+        for index, (call, call_started) in sorted(started.items()):
+            if outcomes[index] is None:
+                error = CallInterruptedError(
+                    f"call {index} interrupted by Ctrl-C while running: it may have run "
+                    "(an MCP request is cancelled on the server); outcome unknown"
+                )
+                record(BatchOutcome(index, False, None, error, call.attempts, now - call_started))
+        fill(lambda i: CallCancelledError(f"call {i} not started: cancelled by Ctrl-C"))
         raise BatchInterrupted([o for o in outcomes if o is not None]) from None
     finally:
         if executor is None:
@@ -294,16 +398,19 @@ def _call_one(
     remaining = None if run.end is None else run.end - time.monotonic()
     if remaining is not None and remaining <= 0:  # the deadline wins over a cancellation
         raise DeadlineExceeded(f"batch deadline passed before call {index} started")
-    if run.cancel.is_set():
-        raise CallCancelledError(f"call {index} cancelled: the batch stopped early")
     limits = [t for t in (run.timeout, remaining) if t is not None]
     call = BatchCall(index, min(limits) if limits else None, run.cancel)
     started = time.monotonic()
+    with run.lock:
+        if run.cancel.is_set():
+            raise CallCancelledError(f"call {index} cancelled: the batch stopped early")
+        run.calls[index] = (call, started)
     try:
         result = fn(run.items[index], call)
+        failed = run.result_failed is not None and run.result_failed(result)
     except Exception as exc:
         return BatchOutcome(index, False, None, exc, call.attempts, time.monotonic() - started)
-    return BatchOutcome(index, True, result, None, call.attempts, time.monotonic() - started)
+    return BatchOutcome(index, not failed, result, None, call.attempts, time.monotonic() - started)
 
 
 def _outcome_of(future: Future[BatchOutcome[T]], index: int) -> BatchOutcome[T]:

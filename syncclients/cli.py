@@ -674,10 +674,12 @@ def outcome_json(outcome: BatchOutcome[CallToolResult]) -> dict[str, Any]:
     """One output line of ``syncclients batch``.
 
     Returns:
-        ``{"index", "ok", "result", "error", "attempts", "duration_s"}``: ``ok`` is False
-        when the call raised or the tool answered ``isError``; ``result`` is the structured
-        content or the text (None when the call raised); ``error`` is ``"Type: message"``
-        or, for ``isError``, ``"tool error: <text>"``, else None.
+        ``{"index", "ok", "status", "result", "error", "attempts", "duration_s"}``: ``ok``
+        is False when the call raised or the tool answered ``isError``; ``status`` is the
+        outcome's status (``ok``, ``tool_error``, ``error``, ``deadline``, ``interrupted``:
+        running at Ctrl-C, outcome unknown, ``cancelled``: never sent); ``result`` is the
+        structured content or the text (None when the call raised); ``error`` is
+        ``"Type: message"`` or, for ``isError``, ``"tool error: <text>"``, else None.
     """
     result = outcome.result
     error = _error_text(outcome.error)
@@ -692,6 +694,7 @@ def outcome_json(outcome: BatchOutcome[CallToolResult]) -> dict[str, Any]:
     return {
         "index": outcome.index,
         "ok": ok,
+        "status": outcome.status,
         "result": value,
         "error": error,
         "attempts": outcome.attempts,
@@ -742,17 +745,20 @@ def cmd_batch(ctx: _Context, group: MCPGroup) -> int:
         interrupted = exc
         outcomes = exc.outcomes
     failed = 0
+    statuses: dict[str, int] = {}
     with _output(args.output, ctx.out) as out:
         for outcome in outcomes:
             line = outcome_json(outcome)
             failed += not line["ok"]
+            statuses[line["status"]] = statuses.get(line["status"], 0) + 1
             out.write(json.dumps(line, default=str) + "\n")
         out.flush()
     if interrupted is not None:
         print(f"{_PROG}: interrupted: {interrupted}", file=ctx.err)
         return EXIT_INTERRUPTED
     if failed:
-        print(f"{_PROG}: {failed} of {len(outcomes)} calls failed", file=ctx.err)
+        detail = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()) if s != "ok")
+        print(f"{_PROG}: {failed} of {len(outcomes)} calls failed ({detail})", file=ctx.err)
         return EXIT_FAILED
     return EXIT_OK
 

@@ -40,6 +40,9 @@ Two roots, split by what the caller does next::
     │                                 (.name, .remaining_s)
     ├── CallCancelledError            a batch stopped early (fail_fast, Ctrl-C) before this
     │                                 call finished
+    ├── CallInterruptedError          Ctrl-C stopped a batch while this call was running: it
+    │                                 may have run on the server (cancellation sent);
+    │                                 outcome unknown
     └── ProtocolError                 the peer's output is malformed (undecodable JSON, bad
         │                             framing, a reply that breaks the protocol) (.excerpt)
         └── InputRequiredLimitError   the MCP server kept answering input_required (.max_rounds)
@@ -71,6 +74,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CallCancelledError",
+    "CallInterruptedError",
     "CircuitOpenError",
     "ConnectError",
     "ConnectTimeout",
@@ -527,9 +531,19 @@ class SessionExpiredError(TransportError):
 
 
 class CallCancelledError(SyncClientsError):
-    """The call was cancelled before it finished: a batch stopped early (``fail_fast``, or
-    Ctrl-C) and this item had not started, or it was abandoned while running.
+    """The call was cancelled before it finished: a batch stopped early (``fail_fast`` or
+    Ctrl-C) and this item had not started, so nothing was sent for it.
 
-    A call that never started did nothing; one abandoned while running may have been
-    processed by the server (its cancellation was sent as the protocol allows).
+    A call that was already running when Ctrl-C came is a :class:`CallInterruptedError`
+    instead (its outcome is unknown).
+    """
+
+
+class CallInterruptedError(SyncClientsError):
+    """Ctrl-C stopped a batch while this call was running: its request may have reached the
+    server and run there, fully or in part. Its outcome is unknown.
+
+    The request was cancelled on the server where the protocol allows it (MCP
+    ``notifications/cancelled``, MCP basic/utilities/cancellation), which a server may
+    ignore. Not a :class:`CallCancelledError`: that one means the call was never sent.
     """

@@ -36,7 +36,7 @@ from typing import IO, Any
 
 import syncclients
 from syncclients import MCPClient, RetryPolicy, Timeouts, UsageError
-from syncclients.batch import BatchOutcome, BatchProgress
+from syncclients.batch import BatchOutcome
 from syncclients.mcp import CallToolResult
 
 from . import SERVER_MODULE
@@ -202,13 +202,14 @@ class DemoReport:
 
 
 def _failure_text(outcome: BatchOutcome[CallToolResult]) -> str | None:
-    if not outcome.ok:
-        error = outcome.error
-        return f"{type(error).__name__}: {error}"
-    result = outcome.result
-    if result is not None and result.is_error:
-        return result.text or "tool error"
-    return None
+    """None for a successful call, else one line: the tool's error text (``isError``,
+    status ``"tool_error"``) or ``"Type: message"`` of the error."""
+    if outcome.ok:
+        return None
+    if outcome.status == "tool_error" and outcome.result is not None:
+        return outcome.result.text or "tool error"
+    error = outcome.error
+    return f"{type(error).__name__}: {error}"
 
 
 def summarise(
@@ -405,42 +406,6 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.stdout.close()
 
 
-class _ProgressBar:
-    """A tqdm bar on stderr counting tool errors as failures and showing retries.
-
-    (The batch's own ``progress=True`` bar counts calls that returned, ``isError`` results
-    included, as ok.)
-    """
-
-    def __init__(self, total: int, *, enabled: bool) -> None:
-        self._bar: Any = None
-        if enabled:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, desc="tools/call", unit="call", file=sys.stderr)
-        self._ok = self._failed = self._retries = 0
-
-    def update(self, progress: BatchProgress) -> None:
-        last = progress.last
-        if _failure_text(last) is None:
-            self._ok += 1
-        else:
-            self._failed += 1
-        self._retries += max(0, last.attempts - 1)
-        if self._bar is not None:
-            self._bar.set_postfix(
-                ok=self._ok, failed=self._failed, retries=self._retries, refresh=False
-            )
-            self._bar.update(1)
-
-    def __enter__(self) -> _ProgressBar:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
 def _tqdm_installed() -> bool:
     return importlib.util.find_spec("tqdm") is not None
 
@@ -519,14 +484,13 @@ def run_demo(
         say(f"\nRunning {len(calls)} tool calls on {MAX_WORKERS} threads ...")
         out.flush()
         started = time.monotonic()
-        with _ProgressBar(len(calls), enabled=show_bar) as bar:
-            outcomes = client.call_tool_batch(
-                calls,
-                max_workers=MAX_WORKERS,
-                timeout=CALL_TIMEOUT_S,
-                deadline=BATCH_DEADLINE_S,
-                on_progress=bar.update,
-            )
+        outcomes = client.call_tool_batch(  # its bar counts isError results as failed
+            calls,
+            max_workers=MAX_WORKERS,
+            timeout=CALL_TIMEOUT_S,
+            deadline=BATCH_DEADLINE_S,
+            progress=show_bar,
+        )
         wall_s = time.monotonic() - started
         report = summarise(
             outcomes,

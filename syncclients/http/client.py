@@ -7,7 +7,6 @@ import json as _json
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,14 +38,13 @@ from ..errors import (
 )
 from ..resilience import (
     AttemptContext,
-    AttemptRecord,
-    BreakerInfo,
     CircuitBreaker,
     Hook,
     LoggingHook,
     Resilience,
     RetryBudget,
 )
+from ..resilience.stats import CallStats, ClientMetrics
 from ..transports.http import build_session, parse_retry_after, redact_url, send
 from .headers import check_header, check_headers
 
@@ -58,38 +56,6 @@ TimeoutArg = Timeouts | float | tuple[float | None, float | None] | None
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 #: Statuses retried for idempotent requests.
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
-_LATENCY_SAMPLES = 2048
-
-
-@dataclass(frozen=True, slots=True)
-class ClientMetrics:
-    """A snapshot of an HTTPClient's counters since it was created.
-
-    Attributes:
-        calls: logical calls finished (each may have made several attempts).
-        successes: calls that returned a response (any status the call accepted).
-        errors: calls that raised.
-        attempts: attempts made (calls plus retries, rejected ones excluded).
-        retries: attempts that were retries.
-        rejected: calls refused by the open breaker.
-        latency_p50_s, latency_p95_s, latency_p99_s, latency_max_s: call latency in seconds
-            over the most recent 2048 calls (None before the first call).
-        breaker: the breaker's snapshot, or None without a breaker.
-        budget_tokens: the retry budget's tokens, or None without a budget.
-    """
-
-    calls: int
-    successes: int
-    errors: int
-    attempts: int
-    retries: int
-    rejected: int
-    latency_p50_s: float | None
-    latency_p95_s: float | None
-    latency_p99_s: float | None
-    latency_max_s: float | None
-    breaker: BreakerInfo | None
-    budget_tokens: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,43 +75,6 @@ class HealthReport:
     latency_s: float
     error: str | None
     breaker_state: str | None
-
-
-class _Stats:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.calls = self.successes = self.errors = 0
-        self.attempts = self.retries = self.rejected = 0
-        self.latencies: deque[float] = deque(maxlen=_LATENCY_SAMPLES)
-
-    def __call__(self, record: AttemptRecord) -> None:  # a Hook
-        with self.lock:
-            if record.outcome == "rejected":
-                self.rejected += 1
-                return
-            self.attempts += 1
-            if record.attempt > 1:
-                self.retries += 1
-
-    def finish(self, ok: bool, latency_s: float) -> None:
-        with self.lock:
-            self.calls += 1
-            if ok:
-                self.successes += 1
-            else:
-                self.errors += 1
-            self.latencies.append(latency_s)
-
-    def percentiles(self) -> tuple[float | None, ...]:
-        with self.lock:
-            data = sorted(self.latencies)
-        if not data:
-            return (None, None, None, None)
-
-        def pick(q: float) -> float:
-            return data[min(len(data) - 1, int(q * len(data)))]
-
-        return (pick(0.50), pick(0.95), pick(0.99), data[-1])
 
 
 def http_is_failure(exc: BaseException) -> bool:
@@ -245,7 +174,7 @@ class HTTPClient:
         self.cert = cert
         self._own_session = session is None
         self._session = session if session is not None else build_session(self.pool)
-        self._stats = _Stats()
+        self._stats = CallStats()
         self._breaker = (
             CircuitBreaker(breaker, name=name or self.target, is_failure=http_is_failure)
             if breaker is not None
@@ -542,19 +471,7 @@ class HTTPClient:
 
     def metrics(self) -> ClientMetrics:
         """A snapshot of this client's counters, latency percentiles, breaker and budget."""
-        p50, p95, p99, pmax = self._stats.percentiles()
-        s = self._stats
-        with s.lock:
-            counts = (s.calls, s.successes, s.errors, s.attempts, s.retries, s.rejected)
-        return ClientMetrics(
-            *counts,
-            latency_p50_s=p50,
-            latency_p95_s=p95,
-            latency_p99_s=p99,
-            latency_max_s=pmax,
-            breaker=self._breaker.info() if self._breaker else None,
-            budget_tokens=self._budget.tokens if self._budget else None,
-        )
+        return self._stats.snapshot(self._breaker, self._budget)
 
     def health_check(self, path: str = "/health", *, timeout_s: float = 2.0) -> HealthReport:
         """Probe ``path`` once with GET, bypassing retry and breaker (it observes them).

@@ -8,6 +8,7 @@ Layers, lowest first: :mod:`.messages` (JSON-RPC), :mod:`.transport` (interface 
 
 from .client import MCPClient
 from .group import GroupTool, MCPGroup, ServerHealth
+from .metrics import MCPClientMetrics
 from .session import Callbacks, clear_era_cache
 from .transport import MockTransport, SendContext, Transport
 from .types import (
@@ -61,6 +62,7 @@ __all__ = [
     "Listing",
     "LogMessage",
     "MCPClient",
+    "MCPClientMetrics",
     "MCPGroup",
     "MockTransport",
     "Progress",

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ from ..config import (
     UseClientDefault,
 )
 from ..errors import (
+    CallInterruptedError,
     ConnectError,
     ConnectionLostError,
     ProtocolError,
@@ -40,11 +42,21 @@ from ..errors import (
     TransportError,
     UsageError,
 )
-from ..resilience import AttemptContext, CircuitBreaker, Hook, Resilience, RetryBudget
+from ..resilience import (
+    AttemptContext,
+    CircuitBreaker,
+    Hook,
+    LoggingHook,
+    Resilience,
+    RetryBudget,
+)
 from ..resilience.cache import CacheStats, ResultCache
+from ..resilience.stats import CallStats
 from .config import ServerEntry
+from .dispatcher import DispatchStats, report_sent_requests
 from .listen import Listener
 from .messages import Notification
+from .metrics import MCPClientMetrics, build_metrics
 from .param_headers import InvalidHeaderAnnotation, header_specs, param_headers
 from .session import (
     Callbacks,
@@ -214,6 +226,8 @@ class MCPClient:
         self._cache: ResultCache[tuple[str, ...], Any] = ResultCache(
             cache_maxsize, default_ttl_s=tool_result_ttl_s
         )
+        self._dispatch_stats = DispatchStats()  # shared by every session: survives restarts
+        self._stats = CallStats()  # a hook of the pipeline; see metrics()
 
     # -- constructors ------------------------------------------------------------------------
 
@@ -472,7 +486,10 @@ class MCPClient:
                         budget=None
                         if self._budget_policy is None
                         else RetryBudget(self._budget_policy),
-                        hooks=self._hooks,
+                        hooks=(
+                            self._stats,
+                            *((LoggingHook(),) if self._hooks is None else self._hooks),
+                        ),
                     )
         return self._resilience
 
@@ -706,7 +723,11 @@ class MCPClient:
         Each call runs as :meth:`call_tool` would (retried only when safe, under the
         breaker and retry budget), on a thread pool of ``max_workers`` (or ``executor``).
         A failing call never loses the others: its outcome carries the error. A tool that
-        answers ``isError`` is a successful call whose ``result.is_error`` is True.
+        answers ``isError`` is a failed call (status ``"tool_error"``, ``ok`` False, counted
+        as failed by progress and ``fail_fast``) whose ``result`` is kept. On Ctrl-C, calls
+        already sent are cancelled on the server (``notifications/cancelled``) and reported
+        as ``"interrupted"`` (:class:`~syncclients.errors.CallInterruptedError`, outcome
+        unknown); only calls never started are ``"cancelled"``.
 
         Args:
             calls: ``(tool_name, arguments)`` pairs (arguments a mapping or None).
@@ -748,18 +769,37 @@ class MCPClient:
             progress=progress,
             executor=executor,
             description=f"{self.target} tools/call",
+            result_failed=tool_failed,
         )
 
     def _call_in_batch(
         self, name: str, arguments: Mapping[str, Any] | None, call: BatchCall
     ) -> CallToolResult:
         """One ``tools/call`` of a batch: bounded by the batch's time for it, attempts
-        reported back to the batch (also used by :class:`~syncclients.mcp.group.MCPGroup`)."""
+        reported back to the batch (also used by :class:`~syncclients.mcp.group.MCPGroup`).
+        Each request it sends is registered with the batch, so Ctrl-C cancels it on the
+        server; after Ctrl-C no new attempt starts."""
 
         def count(attempt: int) -> None:
+            if call.interrupted:
+                raise CallInterruptedError(
+                    f"{self.target} tools/call {name}: interrupted before attempt {attempt}",
+                    target=self.target,
+                )
             call.attempts = attempt
 
-        return self._call_tool(name, arguments, deadline_s=call.timeout_s, on_attempt=count)
+        with report_sent_requests(call.on_interrupt):
+            return self._call_tool(name, arguments, deadline_s=call.timeout_s, on_attempt=count)
+
+    def metrics(self) -> MCPClientMetrics:
+        """A snapshot of this client's counters since it was created, as
+        :meth:`HTTPClient.metrics() <syncclients.HTTPClient.metrics>` gives (calls, errors,
+        attempts, retries, rejections, latency percentiles in seconds, breaker, retry
+        budget) plus the cache and the notification-flood counters (see
+        :class:`~syncclients.mcp.metrics.MCPClientMetrics`). Never connects."""
+        return build_metrics(
+            self._stats, self.resilience, self._cache.stats(), self._dispatch_stats
+        )
 
     def cache_stats(self) -> CacheStats:
         """Hits, misses, size and invalidations of this client's cache (lists, reads and
@@ -1037,6 +1077,7 @@ class MCPClient:
                 era=self._era,
                 on_notification=self._internal_notification,
                 input_required_max_rounds=self._max_rounds,
+                dispatch_stats=self._dispatch_stats,
             )
             session.log_level = self._log_level
             with self._state_lock:
@@ -1117,9 +1158,16 @@ class MCPClient:
                 return True  # nothing was sent
             return retryable and isinstance(exc, ConnectionLostError | ReadTimeout)
 
-        return self.resilience.call(
-            attempt, operation=operation, retryable=classify, deadline_s=deadline_s
-        )
+        started = time.monotonic()
+        ok = False
+        try:
+            result = self.resilience.call(
+                attempt, operation=operation, retryable=classify, deadline_s=deadline_s
+            )
+            ok = True
+            return result
+        finally:
+            self._stats.finish(ok, time.monotonic() - started)
 
     def _paginate(
         self,
@@ -1203,6 +1251,11 @@ _LIST_CHANGED: dict[str, tuple[str, ...]] = {
     "notifications/prompts/list_changed": ("prompts/list",),
     "notifications/resources/list_changed": ("resources/list", "resources/templates/list"),
 }
+
+
+def tool_failed(result: CallToolResult) -> bool:
+    """A batch's ``result_failed`` for ``tools/call``: the tool answered ``isError``."""
+    return result.is_error
 
 
 def _mirrors_headers(session: Session) -> bool:

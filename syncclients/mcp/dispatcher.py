@@ -5,21 +5,45 @@ on its own future with its own timeout. The transport's reader thread only compl
 futures and queues work: server requests run on a small worker pool (a callback may block,
 e.g. to ask a user), notifications run in order on one notification thread. JSON-RPC 2.0
 sections 4-5; MCP basic/utilities/cancellation and progress.
+
+Bounded memory under a flood (the reader thread never blocks on a slow callback, so answers
+to our requests are never delayed by one):
+
+- **Responses to our requests** are never queued behind callbacks and never dropped (one
+  with a progress callback is queued after that request's earlier progress notifications,
+  outside the bound: there are at most as many as our requests in flight).
+- **Notifications** wait in one FIFO queue of at most ``max_queued_notifications`` messages
+  and about ``max_queued_notification_bytes`` of payload (default 1000 and 16 MiB). When it
+  is full, an arriving notification is dropped: counted in :class:`DispatchStats` (and so
+  in ``MCPClient.metrics()``) and logged at WARNING at most once every 10 s. Tail drop
+  keeps what is queued in order.
+- **Change notifications** (``notifications/*/list_changed``, ``notifications/resources/
+  updated``) drive cache invalidation, so they are not dropped while the queue is full:
+  an identical one already waiting absorbs it (coalesced: one delivery means "refetch"),
+  and at most ``max_queued_notifications`` distinct ones wait beyond the bound.
+- **Cancellations** (``notifications/cancelled``) are handled on the reader thread at once.
+- **Server-to-client requests** (sampling, elicitation, roots, ping) always get an answer:
+  at most ``max_pending_server_requests`` run or wait at once; one more is answered at
+  once with JSON-RPC error -32000 ("client busy"), never dropped silently.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from typing import Any
 
 from ..errors import (
+    CallInterruptedError,
     ConnectionLostError,
     MCPError,
     MissingClientCapabilityError,
@@ -42,7 +66,7 @@ from .messages import (
 )
 from .transport import SendContext, Transport
 
-__all__ = ["Dispatcher", "error_from_response"]
+__all__ = ["DispatchStats", "Dispatcher", "error_from_response", "report_sent_requests"]
 
 logger = logging.getLogger("syncclients.mcp")
 
@@ -53,6 +77,213 @@ RequestHandler = Callable[[str, dict[str, Any]], dict[str, Any]]
 NotificationHandler = Callable[[Notification], None]
 #: ``callback(params)`` with the params of a ``notifications/progress``.
 ProgressCallback = Callable[[dict[str, Any]], None]
+#: ``hook(cancel)``: told of each request the current thread sent, with a function that
+#: cancels it on the server (see :func:`report_sent_requests`).
+SentHook = Callable[[Callable[[], None]], None]
+
+_sent_hooks = threading.local()
+
+#: JSON-RPC "server error" (implementation-defined range -32000..-32099): the client has
+#: too many server requests pending to take one more.
+CLIENT_BUSY = -32000
+#: Seconds between two warnings about dropped notifications (one dispatcher).
+DROP_LOG_INTERVAL_S = 10.0
+_STICKY_SUFFIX = "/list_changed"
+_STICKY_METHODS = frozenset({"notifications/resources/updated"})
+
+
+class DispatchStats:
+    """Counters of what a flood made the dispatcher shed. Thread-safe; may be shared by the
+    successive dispatchers (sessions) of one client, so the counts survive a restart.
+
+    Attributes:
+        notifications_dropped: notifications dropped because the queue was full.
+        notifications_coalesced: change notifications absorbed by an identical one waiting.
+        server_requests_rejected: server requests answered "client busy" at once.
+        notification_queue_peak: the most notifications that waited at once.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.notifications_dropped = 0
+        self.notifications_coalesced = 0
+        self.server_requests_rejected = 0
+        self.notification_queue_peak = 0
+
+
+def _approx_size(value: Any) -> int:
+    """About how many bytes ``value`` (parsed JSON) took on the wire: string lengths plus a
+    few bytes per other node. Linear in the nodes, like the parsing that made it."""
+    size = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            size += len(item) + 2
+        elif isinstance(item, dict):
+            size += 2
+            for key, sub in item.items():
+                size += len(key) + 4
+                stack.append(sub)
+        elif isinstance(item, list):
+            size += 2 + len(item)
+            stack.extend(item)
+        else:
+            size += 8
+    return size
+
+
+def _sticky_key(message: Notification) -> tuple[str, str] | None:
+    method = message.method
+    if method.endswith(_STICKY_SUFFIX):
+        return (method, "")
+    if method in _STICKY_METHODS:
+        uri = (message.params or {}).get("uri")
+        return (method, uri if isinstance(uri, str) else "")
+    return None
+
+
+class _Notifier:
+    """One daemon thread running queued work in order; notifications bounded (see module)."""
+
+    def __init__(
+        self, target: str, *, max_items: int, max_bytes: int, stats: DispatchStats
+    ) -> None:
+        self._target = target
+        self._max_items = max_items
+        self._max_bytes = max_bytes
+        self._stats = stats
+        self._cond = threading.Condition()
+        # (fn, arg, bytes counted, sticky key); fn(arg) runs on the thread
+        self._items: deque[tuple[Callable[[Any], None], Any, int, tuple[str, str] | None]] = deque()
+        self._queued = 0  # notifications waiting (ordered responses excluded)
+        self._queued_bytes = 0
+        self._sticky: set[tuple[str, str]] = set()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._unlogged_drops = 0
+        self._last_drop_log = -DROP_LOG_INTERVAL_S
+
+    def offer(self, fn: Callable[[Notification], None], message: Notification) -> None:
+        """Queue a notification for ``fn``, or drop it when the queue is full."""
+        key = _sticky_key(message)
+        size = _approx_size(message.params)
+        with self._cond:
+            if self._closed:
+                return
+            if key is not None and key in self._sticky:
+                with self._stats.lock:
+                    self._stats.notifications_coalesced += 1
+                return
+            full = self._queued > 0 and (
+                self._queued >= self._max_items or self._queued_bytes + size > self._max_bytes
+            )
+            if full and (key is None or len(self._sticky) >= self._max_items):
+                self._dropped(message.method)
+                return
+            if key is not None:
+                self._sticky.add(key)
+            self._queued += 1
+            self._queued_bytes += size
+            with self._stats.lock:
+                if self._queued > self._stats.notification_queue_peak:
+                    self._stats.notification_queue_peak = self._queued
+            self._items.append((fn, message, size, key))
+            self._start()
+
+    def put_ordered(self, fn: Callable[[Any], None], arg: Any) -> bool:
+        """Queue ``fn(arg)`` outside the bound (never dropped); False when closed."""
+        with self._cond:
+            if self._closed:
+                return False
+            self._items.append((fn, arg, -1, None))
+            self._start()
+            return True
+
+    def close(self) -> None:
+        """Drop the notifications that wait, complete the ordered responses that wait (their
+        callers must not hang), and let the thread end (after a running callback returns)."""
+        with self._cond:
+            self._closed = True
+            ordered = [(fn, arg) for fn, arg, size, _ in self._items if size < 0]
+            self._items.clear()
+            self._sticky.clear()
+            self._queued = self._queued_bytes = 0
+            unlogged, self._unlogged_drops = self._unlogged_drops, 0
+            self._cond.notify_all()
+        for fn, arg in ordered:
+            fn(arg)  # _resolve: completes a future, runs no user code
+        if unlogged:
+            logger.warning(
+                "%s: dropped %d more notifications (queue full: a notification callback "
+                "was too slow)",
+                self._target,
+                unlogged,
+            )
+
+    def _dropped(self, method: str) -> None:  # with self._cond held
+        with self._stats.lock:
+            self._stats.notifications_dropped += 1
+            total = self._stats.notifications_dropped
+        self._unlogged_drops += 1
+        now = time.monotonic()
+        if now - self._last_drop_log < DROP_LOG_INTERVAL_S:
+            return
+        count, self._unlogged_drops = self._unlogged_drops, 0
+        self._last_drop_log = now
+        logger.warning(
+            "%s: notification queue full (%d waiting, a notification callback is too slow): "
+            "dropped %d notification(s), last %s; %d dropped in all",
+            self._target,
+            self._queued,
+            count,
+            method,
+            total,
+        )
+
+    def _start(self) -> None:  # with self._cond held
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="mcp-notify", daemon=True)
+            self._thread.start()
+        self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._items and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                fn, arg, size, key = self._items.popleft()
+                if size >= 0:
+                    self._queued -= 1
+                    self._queued_bytes -= size
+                if key is not None:
+                    self._sticky.discard(key)
+            try:
+                fn(arg)
+            except Exception:  # the handlers log their own failures; never kill the thread
+                logger.exception("%s: notification work failed", self._target)
+
+
+@contextlib.contextmanager
+def report_sent_requests(hook: SentHook) -> Iterator[None]:
+    """While active, every request this thread sends is reported to ``hook``.
+
+    ``hook`` receives, right after the request was written, a ``cancel()`` function that
+    abandons it: the server is sent ``notifications/cancelled`` with reason
+    ``"interrupted"`` (MCP basic/utilities/cancellation; over modern-era HTTP its stream is
+    closed) and the waiting thread gets :class:`~syncclients.errors.CallInterruptedError`.
+    ``cancel()`` is safe from any thread and a no-op once the request has finished. A batch
+    uses it to cancel running calls on Ctrl-C. Thread-local: requests sent by callbacks on
+    other threads are not reported.
+    """
+    previous = getattr(_sent_hooks, "hook", None)
+    _sent_hooks.hook = hook
+    try:
+        yield
+    finally:
+        _sent_hooks.hook = previous
 
 
 def error_from_response(error: ErrorObject, *, method: str | None, target: str) -> MCPError:
@@ -122,6 +353,13 @@ class Dispatcher:
         on_request: answers server-to-client requests (run on the worker pool).
         on_notification: handles server notifications (run in order on one thread).
         request_workers: threads for server requests (callbacks that may block).
+        max_queued_notifications: the most notifications waiting for the notification
+            thread (>= 1); more are dropped and counted (see the module docstring).
+        max_queued_notification_bytes: about the most payload bytes they may hold (one
+            notification is always accepted into an empty queue).
+        max_pending_server_requests: the most server requests running or waiting (>= 1);
+            more are answered with JSON-RPC error -32000 at once.
+        stats: where drops are counted (shared across a client's sessions); None: a new one.
     """
 
     def __init__(
@@ -131,6 +369,10 @@ class Dispatcher:
         on_request: RequestHandler,
         on_notification: NotificationHandler,
         request_workers: int = 4,
+        max_queued_notifications: int = 1000,
+        max_queued_notification_bytes: int = 16 * 1024 * 1024,
+        max_pending_server_requests: int = 64,
+        stats: DispatchStats | None = None,
     ) -> None:
         self.transport = transport
         self.target = transport.target
@@ -143,8 +385,15 @@ class Dispatcher:
         self._server_requests: dict[RequestId, bool] = {}  # id -> cancelled by the server
         self._lost: TransportError | None = None
         self._closed = False
+        self.stats = stats if stats is not None else DispatchStats()
+        self._max_server_requests = max(1, max_pending_server_requests)
         self._workers = ThreadPoolExecutor(request_workers, thread_name_prefix="mcp-callback")
-        self._notifier = ThreadPoolExecutor(1, thread_name_prefix="mcp-notify")
+        self._notifier = _Notifier(
+            self.target,
+            max_items=max(1, max_queued_notifications),
+            max_bytes=max_queued_notification_bytes,
+            stats=self.stats,
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -179,7 +428,7 @@ class Dispatcher:
         )
         self.transport.close()
         self._workers.shutdown(wait=False, cancel_futures=True)
-        self._notifier.shutdown(wait=False, cancel_futures=True)
+        self._notifier.close()
 
     # -- MessageSink (called by the transport's threads) ----------------------------------
 
@@ -190,12 +439,17 @@ class Dispatcher:
                 self._complete(message)
             elif isinstance(message, Request):
                 with self._lock:
-                    self._server_requests[message.id] = False
-                self._submit(self._workers, self._answer, message)
+                    busy = len(self._server_requests) >= self._max_server_requests
+                    if not busy:
+                        self._server_requests[message.id] = False
+                if busy:
+                    self._reject_busy(message)
+                else:
+                    self._submit(self._workers, self._answer, message)
             elif message.method == "notifications/cancelled":
                 self._server_cancelled(message)
             else:
-                self._submit(self._notifier, self._notify, message)
+                self._notifier.offer(self._notify, message)
         except Exception:  # a sink must never raise into the reader thread
             logger.exception("%s: failed to route %r", self.target, message)
 
@@ -220,10 +474,18 @@ class Dispatcher:
         if pending is not None and not pending.future.done():
             pending.future.set_result(error)
 
-    def cancel(self, request_id: RequestId, reason: str, context: SendContext) -> None:
+    def cancel(
+        self,
+        request_id: RequestId,
+        reason: str,
+        context: SendContext,
+        *,
+        error: SyncClientsError | None = None,
+    ) -> None:
         """Abandon a waiting request from another thread: the server is told (MCP
         cancellation; in the modern era over HTTP, its stream is closed) and the waiting
-        caller gets :class:`~syncclients.errors.ConnectionLostError`."""
+        caller gets ``error`` (default :class:`~syncclients.errors.ConnectionLostError`).
+        A no-op when the request already finished."""
         with self._lock:
             pending = self._pending.get(request_id)
         if pending is None:
@@ -231,7 +493,8 @@ class Dispatcher:
         self._abandon(request_id, reason, context, notify=True)
         if not pending.future.done():
             pending.future.set_result(
-                ConnectionLostError(f"{self.target}: request {request_id} cancelled ({reason})")
+                error
+                or ConnectionLostError(f"{self.target}: request {request_id} cancelled ({reason})")
             )
 
     # -- client requests ------------------------------------------------------------------
@@ -287,6 +550,9 @@ class Dispatcher:
         try:
             try:
                 self.transport.send(Request(rid, method, params), ctx)
+                sent_hook: SentHook | None = getattr(_sent_hooks, "hook", None)
+                if sent_hook is not None:
+                    sent_hook(self._canceller(rid, method, ctx))
                 outcome = pending.future.result(timeout=timeout_s)
             except FutureTimeout:
                 self._abandon(rid, "timeout", ctx, notify=cancel_on_timeout)
@@ -326,6 +592,21 @@ class Dispatcher:
 
     # -- internals ------------------------------------------------------------------------
 
+    def _canceller(self, rid: RequestId, method: str, ctx: SendContext) -> Callable[[], None]:
+        def cancel() -> None:
+            self.cancel(
+                rid,
+                "interrupted",
+                ctx,
+                error=CallInterruptedError(
+                    f"{self.target} {method}: interrupted while running (request {rid} "
+                    "cancelled on the server; it may have run)",
+                    target=self.target,
+                ),
+            )
+
+        return cancel
+
     def _forget(self, rid: RequestId) -> None:
         with self._lock:
             self._pending.pop(rid, None)
@@ -351,19 +632,48 @@ class Dispatcher:
         if pending is None:
             logger.debug("%s: answer to unknown or abandoned request %r", self.target, message.id)
             return
-        if pending.ordered:
-            try:  # behind the progress notifications already queued for this request
-                self._notifier.submit(_resolve, pending.future, message)
-                return
-            except RuntimeError:  # the notifier is shut down: the client is closing
-                pass
+        # behind the progress notifications already queued for this request (unless the
+        # notifier is closed: the client is closing)
+        if pending.ordered and self._notifier.put_ordered(
+            lambda m: _resolve(pending.future, m), message
+        ):
+            return
         _resolve(pending.future, message)
 
     def _submit(self, pool: ThreadPoolExecutor, fn: Callable[[Any], None], arg: Any) -> None:
         try:
             pool.submit(fn, arg)
         except RuntimeError:  # shut down: the client is closing
+            if isinstance(arg, Request):
+                with self._lock:
+                    self._server_requests.pop(arg.id, None)
             logger.debug("%s: dropped %r during close", self.target, arg)
+
+    def _reject_busy(self, request: Request) -> None:
+        """Answer a server request at once with "client busy" (on the reader thread: the
+        answer is one short line, and not reading meanwhile is backpressure on the flood)."""
+        with self.stats.lock:
+            self.stats.server_requests_rejected += 1
+            total = self.stats.server_requests_rejected
+        if total == 1 or total % 100 == 0:
+            logger.warning(
+                "%s: %d server requests pending; answered %s with 'client busy' (%d so far)",
+                self.target,
+                self._max_server_requests,
+                request.method,
+                total,
+            )
+        reply = ErrorResponse(
+            request.id,
+            ErrorObject(
+                CLIENT_BUSY,
+                f"client busy: {self._max_server_requests} server requests already pending",
+            ),
+        )
+        try:
+            self.transport.send(reply, SendContext(request_id=request.id))
+        except TransportError as exc:
+            logger.debug("%s: could not answer %s: %s", self.target, request.method, exc)
 
     def _server_cancelled(self, message: Notification) -> None:
         rid = (message.params or {}).get("requestId")

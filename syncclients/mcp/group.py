@@ -19,8 +19,9 @@ from typing import Any
 
 from ..batch import BatchCall, BatchOutcome, BatchProgress, run_batch
 from ..errors import SyncClientsError, UsageError
-from .client import MCPClient
+from .client import MCPClient, tool_failed
 from .config import load_servers, parse_servers
+from .metrics import MCPClientMetrics
 from .types import CallToolResult, Tool
 
 __all__ = ["SEPARATOR", "GroupTool", "MCPGroup", "ServerHealth"]
@@ -309,10 +310,15 @@ class MCPGroup:
         return run_batch(
             one, items, max_workers=max_workers, timeout=timeout, deadline=deadline,
             fail_fast=fail_fast, on_progress=on_progress, progress=progress,
-            executor=executor, description="tools/call",
+            executor=executor, description="tools/call", result_failed=tool_failed,
         )  # fmt: skip
 
     # -- health ------------------------------------------------------------------------------
+
+    def metrics(self) -> dict[str, MCPClientMetrics]:
+        """Each server's :meth:`MCPClient.metrics` snapshot, by server name, in configuration
+        order. Connects nothing."""
+        return {name: self.client(name).metrics() for name in self.servers}
 
     def health(self, *, timeout_s: float = 5.0) -> list[ServerHealth]:
         """Probe every server concurrently, once, without retries.

@@ -33,7 +33,7 @@ from ..errors import (
     UsageError,
     excerpt,
 )
-from .dispatcher import Dispatcher
+from .dispatcher import Dispatcher, DispatchStats
 from .messages import METHOD_NOT_FOUND, Notification
 from .transport import SendContext, Transport
 from .types import (
@@ -180,6 +180,8 @@ class Session:
             invalidation), on the notification thread.
         request_workers: threads that run server-request callbacks.
         input_required_max_rounds: the most ``input_required`` rounds per call.
+        dispatch_stats: where the dispatcher counts dropped notifications and rejected
+            server requests (a client shares one across its sessions); None: a new one.
     """
 
     def __init__(
@@ -192,6 +194,7 @@ class Session:
         on_notification: Callable[[Notification], None] | None = None,
         request_workers: int = 4,
         input_required_max_rounds: int = INPUT_REQUIRED_MAX_ROUNDS,
+        dispatch_stats: DispatchStats | None = None,
     ) -> None:
         if era not in ("auto", "legacy") and era not in MODERN_VERSIONS:
             raise UsageError(
@@ -212,6 +215,7 @@ class Session:
             on_request=self.handle_server_request,
             on_notification=self._on_notification,
             request_workers=request_workers,
+            stats=dispatch_stats,
         )
 
     # -- negotiated state ------------------------------------------------------------------

@@ -5,16 +5,24 @@ logs through stdlib :mod:`logging` (logger ``syncclients.resilience``) with name
 ``extra`` keys (``syncclients.target``, ``syncclients.attempt``, ...), so a formatter can use
 ``%(syncclients.target)s``. A hook that raises is logged and ignored: instrumentation never
 breaks a call.
+
+Levels of the default hook (quiet enough for a web app at WARNING): successes, client errors
+(4xx other than 408/429, JSON-RPC errors, non-retryable gRPC statuses such as NOT_FOUND) and
+open-circuit rejections at DEBUG; failed attempts that will be retried at INFO; exhausted
+retries, other final failures and breaker state transitions at WARNING.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-__all__ = ["AttemptRecord", "Hook", "LoggingHook", "emit"]
+from ..errors import GRPCStatusError, HTTPStatusError, MCPError, UsageError
+
+__all__ = ["AttemptRecord", "Hook", "LoggingHook", "emit", "is_client_error"]
 
 _log = logging.getLogger("syncclients.resilience")
 
@@ -60,9 +68,44 @@ class Hook(Protocol):
     def __call__(self, record: AttemptRecord) -> None: ...
 
 
+#: gRPC statuses that say the request was wrong, not that the service is unwell.
+_GRPC_CLIENT_CODES = frozenset(
+    {
+        "INVALID_ARGUMENT",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "UNAUTHENTICATED",
+        "FAILED_PRECONDITION",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+    }
+)
+
+
+def is_client_error(error: BaseException | None) -> bool:
+    """True for a failure the caller caused and the service answered normally.
+
+    An HTTP 4xx other than 408 and 429 (RFC 9110 section 15.5), a JSON-RPC error answer
+    (the MCP server is alive), a gRPC status that names a bad request, or a
+    :class:`~syncclients.errors.UsageError`.
+    """
+    if isinstance(error, HTTPStatusError):
+        return 400 <= error.status_code < 500 and error.status_code not in (408, 429)
+    if isinstance(error, GRPCStatusError):
+        return getattr(error.code, "name", None) in _GRPC_CLIENT_CODES
+    return isinstance(error, MCPError | UsageError)
+
+
 class LoggingHook:
-    """Logs attempts: failures that will be retried at INFO, final failures at WARNING,
-    rejections at WARNING, successes at DEBUG.
+    """Logs attempts at levels a web app can leave on.
+
+    DEBUG: successes, client errors (:func:`is_client_error`) and rejections by the open
+    breaker (:class:`~syncclients.errors.CircuitOpenError`: the transition that opened it was
+    already logged). INFO: failed attempts that will be retried. WARNING: exhausted retries
+    (``max_attempts``, budget, deadline, a server delay that does not fit), other final
+    failures, and every breaker state transition seen in the records (``closed -> open``,
+    ``open -> half_open``, ...), logged once each as ``"<target>: circuit breaker a -> b"``.
 
     Args:
         logger: the logger to use (default ``syncclients.resilience``).
@@ -70,12 +113,37 @@ class LoggingHook:
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self._logger = logger or _log
+        self._lock = threading.Lock()
+        self._breaker_states: dict[str, str] = {}
+
+    def _transition(self, record: AttemptRecord) -> None:
+        state = record.breaker_state
+        if state is None:
+            return
+        with self._lock:
+            before = self._breaker_states.get(record.target, "closed")
+            self._breaker_states[record.target] = state
+        if before != state:
+            self._logger.warning(
+                "%s: circuit breaker %s -> %s",
+                record.target,
+                before,
+                state,
+                extra={
+                    "syncclients.target": record.target,
+                    "syncclients.breaker_state": state,
+                    "syncclients.breaker_previous_state": before,
+                },
+            )
 
     def __call__(self, record: AttemptRecord) -> None:
-        if record.outcome == "success":
+        self._transition(record)
+        if record.outcome == "success" or record.outcome == "rejected":
             level = logging.DEBUG
         elif record.will_retry:
             level = logging.INFO
+        elif record.give_up_reason == "not_retryable" and is_client_error(record.error):
+            level = logging.DEBUG
         else:
             level = logging.WARNING
         if not self._logger.isEnabledFor(level):

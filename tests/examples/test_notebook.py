@@ -94,7 +94,7 @@ def test_notebook_runs_on_a_real_kernel(kernel_env: str, tmp_path: Path) -> None
     rows = [line for line in results_table.splitlines() if re.match(r"\| \d+ \|", line)]
     assert len(rows) == 17
     assert "| lookup | {'item': 'eggs'} | ok | {'item': 'eggs'" in results_table
-    assert "| divide | {'a': 1, 'b': 0} | tool error | Error executing tool divide" in (
+    assert "| divide | {'a': 1, 'b': 0} | tool_error | Error executing tool divide" in (
         results_table
     )
     assert "17 calls: 16 ok, 1 failed" in results_out

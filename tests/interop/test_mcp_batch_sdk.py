@@ -21,12 +21,14 @@ def test_batch_of_100_mixed_calls_one_outcome_each(sdk_client: MCPClient) -> Non
     assert time.monotonic() - started < 30
     assert len(outcomes) == 100
     for i, outcome in enumerate(outcomes):
-        assert outcome.ok, outcome.error
-        assert outcome.result is not None
-        if i % 10 == 3:
-            assert outcome.result.is_error  # the SDK reports a raising tool as isError
-        elif i % 10 != 7:
-            assert outcome.result.text == str(i + 1)
+        assert outcome.result is not None, outcome.error
+        if i % 10 == 3:  # the SDK reports a raising tool as isError: a failed call
+            assert outcome.result.is_error
+            assert (outcome.ok, outcome.status, outcome.error) == (False, "tool_error", None)
+        else:
+            assert outcome.ok, outcome.error
+            if i % 10 != 7:
+                assert outcome.result.text == str(i + 1)
 
 
 def test_read_only_results_cached_against_real_server(sdk_cmd: list[str]) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from syncclients import ConnectError, UsageError
 from syncclients.batch import BatchCall, BatchInterrupted, BatchProgress, run_batch
-from syncclients.errors import CallCancelledError, DeadlineExceeded
+from syncclients.errors import CallCancelledError, CallInterruptedError, DeadlineExceeded
 
 
 def test_results_in_input_order_with_one_outcome_each() -> None:
@@ -148,18 +148,22 @@ def test_progress_bar_writes_to_stderr(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_keyboard_interrupt_raises_with_outcomes_so_far() -> None:
+    """Running calls are interrupted (their abort callbacks run before Ctrl-C propagates),
+    only calls never started are cancelled, finished ones keep their outcome."""
     release = threading.Event()
+    running = threading.Barrier(3, timeout=5)
+    aborted: list[int] = []
 
     def fn(item: int, call: BatchCall) -> int:
         if item == 0:
+            running.wait()  # calls 1 and 2 are running
             return 0
-        call.cancelled.wait(5)  # a well-behaved call aborts when the batch is cancelled
+        call.on_interrupt(lambda: aborted.append(item))
+        running.wait()
+        assert release.wait(5)  # still running when Ctrl-C comes
         return item
 
-    calls = {"n": 0}
-
     def on_progress(p: BatchProgress) -> None:
-        calls["n"] += 1
         raise KeyboardInterrupt  # Ctrl-C arrives while the batch waits
 
     with pytest.raises(BatchInterrupted) as info:
@@ -169,7 +173,46 @@ def test_keyboard_interrupt_raises_with_outcomes_so_far() -> None:
     assert isinstance(info.value, KeyboardInterrupt)
     assert len(outcomes) == 6
     assert outcomes[0].ok
-    assert all(o.status == "cancelled" for o in outcomes[1:])
+    assert sorted(aborted) == [1, 2]
+    assert [o.status for o in outcomes[1:3]] == ["interrupted", "interrupted"]
+    assert all(isinstance(o.error, CallInterruptedError) for o in outcomes[1:3])
+    assert all(o.attempts == 1 and o.duration_s > 0 for o in outcomes[1:3])
+    assert [o.status for o in outcomes[3:]] == ["cancelled"] * 3
+    assert all(type(o.error) is CallCancelledError for o in outcomes[3:])
+    assert "2 interrupted while running" in str(info.value)
+    assert "3 not started" in str(info.value)
+
+
+def test_abort_registered_after_the_interrupt_runs_at_once() -> None:
+    call = BatchCall(0, None, threading.Event())
+    call._interrupt()
+    ran: list[str] = []
+    call.on_interrupt(lambda: ran.append("abort"))
+    assert ran == ["abort"] and call.interrupted
+
+
+def test_result_reporting_a_failure_is_a_tool_error() -> None:
+    seen: list[BatchProgress] = []
+    outcomes = run_batch(
+        lambda item, call: {"isError": item % 2 == 1, "n": item},
+        range(4),
+        on_progress=seen.append,
+        result_failed=lambda result: bool(result["isError"]),
+    )
+    assert [o.status for o in outcomes] == ["ok", "tool_error", "ok", "tool_error"]
+    assert [o.ok for o in outcomes] == [True, False, True, False]
+    assert outcomes[1].result == {"isError": True, "n": 1} and outcomes[1].error is None
+    assert (seen[-1].succeeded, seen[-1].failed) == (2, 2)
+
+
+def test_progress_bar_counts_tool_errors_as_failed(capsys: pytest.CaptureFixture[str]) -> None:
+    run_batch(
+        lambda item, call: item,
+        range(5),
+        progress=True,
+        result_failed=lambda result: result >= 3,
+    )
+    assert "failed=2, ok=3" in capsys.readouterr().err
 
 
 def test_empty_batch_and_bad_arguments() -> None:

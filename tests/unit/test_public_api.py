@@ -54,6 +54,7 @@ EXPECTED = {
     "GRPCUnavailableError",
     "MCPClient",
     "CallCancelledError",
+    "CallInterruptedError",
     "InputRequiredLimitError",
     "MCPError",
     "MissingClientCapabilityError",

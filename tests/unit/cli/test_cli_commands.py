@@ -268,8 +268,11 @@ def test_batch_writes_one_line_per_input_in_order(
     assert "cannot divide by zero" in lines[2]["error"]
     assert "nope" in lines[4]["error"]
     for line in lines:
-        assert set(line) == {"index", "ok", "result", "error", "attempts", "duration_s"}
-    assert run.err.strip() == "syncclients: 2 of 5 calls failed"
+        assert set(line) == {
+            "index", "ok", "status", "result", "error", "attempts", "duration_s"
+        }  # fmt: skip
+    assert [line["status"] for line in lines] == ["ok", "ok", "tool_error", "ok", "tool_error"]
+    assert run.err.strip() == "syncclients: 2 of 5 calls failed (2 tool_error)"
 
 
 def test_batch_all_ok_to_an_output_file_with_a_progress_bar(

@@ -221,11 +221,12 @@ def test_read_batch_reports_the_bad_line(line: str, message: str) -> None:
 def test_outcome_json_for_each_kind_of_outcome() -> None:
     structured = BatchOutcome(0, True, _result("5", structured={"result": 5}), None, 1, 0.5)
     text_only = BatchOutcome(1, True, _result("hi"), None, 2, 0.25)
-    tool_error = BatchOutcome(2, True, _result("cannot divide", is_error=True), None, 1, 0.1)
+    tool_error = BatchOutcome(2, False, _result("cannot divide", is_error=True), None, 1, 0.1)
     raised = BatchOutcome(3, False, None, MCPError("Unknown tool", code=-32602), 1, 0.2)
     assert outcome_json(structured) == {
         "index": 0,
         "ok": True,
+        "status": "ok",
         "result": {"result": 5},
         "error": None,
         "attempts": 1,
@@ -235,6 +236,7 @@ def test_outcome_json_for_each_kind_of_outcome() -> None:
     assert outcome_json(text_only)["attempts"] == 2
     line = outcome_json(tool_error)
     assert (line["ok"], line["error"]) == (False, "tool error: cannot divide")
+    assert line["status"] == "tool_error"
     line = outcome_json(raised)
     assert line["ok"] is False
     assert line["result"] is None

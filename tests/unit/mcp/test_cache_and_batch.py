@@ -157,7 +157,8 @@ def test_batch_outcomes_in_order_with_errors_kept(make_client: MakeClient) -> No
     assert outcomes[0].result.text == "write:0"
     assert isinstance(outcomes[5].error, MCPError)
     assert outcomes[5].status == "error"
-    assert outcomes[9].ok  # the tool answered isError: a successful call
+    assert not outcomes[9].ok  # the tool answered isError: a failed call, result kept
+    assert outcomes[9].status == "tool_error" and outcomes[9].error is None
     assert outcomes[9].result is not None
     assert outcomes[9].result.is_error
     assert all(o.attempts == 1 for o in outcomes)
