@@ -13,6 +13,7 @@ from syncclients import (
     BatchOutcome,
     CircuitOpenError,
     ConnectError,
+    ConnectTimeout,
     MCPError,
     ReadTimeout,
     ServerExitedError,
@@ -253,7 +254,10 @@ def test_format_table_aligns_columns() -> None:
     [
         (UsageError("bad"), EXIT_USAGE),
         (ConnectError("refused", target="t"), EXIT_USAGE),
-        (ServerExitedError("gone", target="t", exit_code=1, stderr_tail=""), EXIT_USAGE),
+        (ConnectTimeout("no handshake", target="t"), EXIT_USAGE),
+        # Once the server was reached, a call that fails is exit 1 (connect failures are
+        # mapped to 2 where the command starts its servers: see test_exit_codes.py).
+        (ServerExitedError("gone", target="t", exit_code=1, stderr_tail=""), EXIT_FAILED),
         (ReadTimeout("slow", target="t"), EXIT_FAILED),
         (MCPError("nope", code=-32602), EXIT_FAILED),
         (CircuitOpenError("b", 1.0), EXIT_FAILED),
