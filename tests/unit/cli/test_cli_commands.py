@@ -381,3 +381,15 @@ def test_ping_failure_exits_1(cli: Callable[..., Run], tmp_path: Path) -> None:
     run = cli("--stdio", str(tmp_path / "no-such-server"), "ping")
     assert run.code == EXIT_FAILED
     assert "FAILED" in run.out
+
+
+def test_a_vscode_config_file_works(cli: Callable[..., Run], tmp_path: Path) -> None:
+    from .conftest import DEMO_ENTRY
+
+    path = tmp_path / "mcp.json"
+    config = {"inputs": [], "servers": {"demo": {"type": "stdio", **DEMO_ENTRY}}}
+    path.write_text(json.dumps(config), encoding="utf-8")
+    run = cli("--config", str(path), "call", "add", "a=1", "b=2")
+    assert (run.code, run.out, run.err) == (EXIT_OK, "3\n", "")
+    listed = cli("--config", str(path), "servers", "--json")
+    assert [(r["server"], r["transport"]) for r in listed.json()] == [("demo", "stdio")]
