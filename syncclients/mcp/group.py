@@ -296,9 +296,11 @@ class MCPGroup:
         if len(candidates) == 1 and "~" not in qualified_name:
             server = candidates[0]
             tool = qualified_name[len(server) + len(SEPARATOR) :]
-            if any(t.name == tool for t in self.client(server).list_tools()):
-                return server, tool
-            raise UsageError(f"no tool named {qualified_name!r} in this group")
+            if not any(t.name == tool for t in self.client(server).list_tools()):
+                raise UsageError(f"no tool named {qualified_name!r} in this group")
+            with self._lock:  # no other server can own the name: the group's own naming
+                self._qualified.setdefault(qualified_name, (server, tool))
+            return server, tool
         self.list_tools()
         with self._lock:
             found = self._qualified.get(qualified_name)

@@ -104,12 +104,16 @@ def test_listing_some_servers_starts_only_those() -> None:
 
 def test_a_qualified_name_of_one_server_starts_only_that_server() -> None:
     refusing = Refusing()
-    good = client_for(server_with(["t", "u"], "G"))
+    good_server = server_with(["t", "u"], "G")
+    good = client_for(good_server)
     down = MCPClient(refusing, hooks=(), breaker=None)
     with MCPGroup.from_clients({"down": down, "good": good}, owned=True) as group:
         assert group.servers_for("good__t") == ["good"]
         assert group.call_qualified("good__t").text == "G:t"
         assert group.resolve("good__u") == ("good", "u")
+        listed = good_server.methods().count("tools/list")
+        assert group.call_qualified("good__t").text == "G:t"  # resolved once, then remembered
+        assert good_server.methods().count("tools/list") == listed
         with pytest.raises(UsageError, match="no tool named 'good__v'"):
             group.resolve("good__v")
         with pytest.raises(UsageError, match="no tool named 'nobody__t'"):
