@@ -174,11 +174,12 @@ def _check_vscode_entry(entry: Mapping[str, Any], where: str) -> None:
 
 def _servers_mapping(config: Mapping[str, Any]) -> Any:
     """The ``{name: entry}`` mapping of a configuration: under ``mcpServers``, under VS
-    Code's ``servers`` (a mapping of objects), else the configuration itself."""
+    Code's ``servers``, else the configuration itself (where ``servers`` holding a
+    ``command`` or ``url`` is an entry named "servers")."""
     if "mcpServers" in config:
         return config["mcpServers"]
     servers = config.get("servers")
-    if isinstance(servers, Mapping) and all(isinstance(v, Mapping) for v in servers.values()):
+    if isinstance(servers, Mapping) and not {"command", "url"} & set(servers):
         return servers
     return config
 

@@ -94,6 +94,8 @@ def test_mcp_servers_format_and_inner_mapping_still_work() -> None:
     assert list(parse_servers({"a": entry})) == ["a"]
     # A server literally named "servers" in an inner mapping is still a server.
     assert list(parse_servers({"servers": entry})) == ["servers"]
+    with pytest.raises(UsageError, match=r"^<dict>: servers\.a: must be an object$"):
+        parse_servers({"servers": {"a": "oops"}})
 
 
 def test_a_file_with_neither_key_names_both(tmp_path: Path) -> None:
