@@ -20,13 +20,24 @@ locations, see :mod:`syncclients.mcp.config`) or inline: ``--stdio "uvx mcp-serv
 (split like a shell would) and ``--url http://127.0.0.1:8000/mcp`` (both repeatable; named
 ``stdio``, ``stdio-2``, ..., ``url``, ``url-2``, ...).
 
-``key=value`` arguments: the value is read as JSON when it parses (``n=3``, ``ok=true``,
-``tags='["a","b"]'``), else taken as a string (``name=Ada``); quote JSON strings to keep
-digits a string (``zip='"01234"'``).
+``key=value`` arguments follow the tool's ``inputSchema`` when the server lists the tool: a
+``string`` parameter gets the text as typed (``message=123`` is the string ``"123"``);
+``number``, ``integer``, ``boolean``, ``object``, ``array`` and ``null`` parameters are read
+as JSON and must fit the type (``n=3``, ``ok=true``, ``tags='["a","b"]'``), else the command
+fails before calling. For an unknown tool or parameter, or a schema without a plain type,
+the value is read as JSON when it parses, else taken as a string (``name=Ada``; quote JSON
+strings to keep digits a string: ``zip='"01234"'``).
 
-Exit codes: 0 success; 1 a call failed or a tool returned ``isError`` (for ``batch`` and
-``ping``: at least one did); 2 a usage error, a configuration error, or a server that could
-not be reached; 130 interrupted. Errors print one line on stderr; ``--debug`` adds the
+Only the servers a command needs are started: ``call SERVER TOOL`` and ``call
+server__tool`` start one, ``batch`` those its lines name; a broken server elsewhere in the
+configuration does not matter to them.
+
+Exit codes: 0 success; 1 a call failed or a tool returned ``isError`` (for ``batch``,
+``ping`` and ``tools`` of several servers: at least one did); 2 a usage error, a
+configuration error, or a server that could not be reached (it did not start, refused the
+connection, answered the connection with an HTTP error such as 404, or did not complete the
+handshake in time); 130 interrupted; 141 the output pipe was closed (``| head``: the rest
+of the output is dropped quietly). Errors print one line on stderr; ``--debug`` adds the
 traceback and the library's debug log.
 
 This module uses the public API only.
@@ -38,10 +49,11 @@ import argparse
 import importlib.util
 import json
 import logging
+import os
 import shlex
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,14 +62,14 @@ from typing import IO, Any, NoReturn
 from syncclients import (
     BatchInterrupted,
     BatchOutcome,
+    ConnectError,
     MCPError,
     MCPGroup,
     SyncClientsError,
-    Timeout,
     Timeouts,
-    TransportError,
     UsageError,
     __version__,
+    run_batch,
 )
 from syncclients.mcp import (
     AudioContent,
@@ -71,7 +83,14 @@ from syncclients.mcp import (
 )
 from syncclients.mcp.config import config_path, load_servers, parse_servers
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "main"]
+__all__ = [
+    "EXIT_BROKEN_PIPE",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "main",
+]
 
 #: Everything worked.
 EXIT_OK = 0
@@ -81,6 +100,9 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 #: Ctrl-C.
 EXIT_INTERRUPTED = 130
+#: The reader of our output went away (``syncclients tools | head -1``): 128 + SIGPIPE, what a
+#: shell reports for a program that SIGPIPE ended.
+EXIT_BROKEN_PIPE = 141
 
 _PROG = "syncclients"
 _DESCRIPTION_WIDTH = 60
@@ -128,38 +150,53 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _common_options() -> _Parser:
-    """Options accepted before and after the command (their defaults are set later)."""
+#: The options that choose and tune servers (``demo`` starts its own server: it refuses them).
+_SERVER_OPTIONS = ("config", "stdio", "url", "era", "timeout", "connect_timeout")
+
+
+def _common_options(*, hide_servers: bool = False) -> _Parser:
+    """Options accepted before and after the command (their defaults are set later).
+
+    Args:
+        hide_servers: leave the server options out of ``--help`` (``demo`` refuses them with
+            a clear message, so they are parsed but not advertised).
+    """
     common = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
-    where = common.add_argument_group("servers")
+    where = common.add_argument_group("servers") if not hide_servers else common
+
+    def shown(text: str) -> str:
+        return argparse.SUPPRESS if hide_servers else text
+
     where.add_argument(
-        "--config", metavar="PATH", help="an mcpServers JSON file (default: standard locations)"
+        "--config",
+        metavar="PATH",
+        help=shown("an mcpServers JSON file (default: standard locations)"),
     )
     where.add_argument(
         "--stdio",
         metavar='"CMD ARGS"',
         action="append",
-        help="an inline stdio server command, split like a shell (repeatable)",
+        help=shown("an inline stdio server command, split like a shell (repeatable)"),
     )
     where.add_argument(
-        "--url", metavar="URL", action="append", help="an inline Streamable HTTP server"
+        "--url", metavar="URL", action="append", help=shown("an inline Streamable HTTP server")
     )
     where.add_argument(
         "--era",
         choices=("auto", "legacy", "2026-07-28"),
-        help="MCP protocol era (default auto: probe, then fall back)",
+        help=shown("MCP protocol era (default auto: probe, then fall back)"),
     )
     where.add_argument(
         "--timeout",
         metavar="S",
         type=_positive_float,
-        help="seconds to wait for each answer (default 60)",
+        help=shown("seconds to wait for each answer (default 60)"),
     )
     where.add_argument(
         "--connect-timeout",
         metavar="S",
         type=_positive_float,
-        help="seconds to start and connect to a server (default 30)",
+        help=shown("seconds to start and connect to a server (default 30)"),
     )
     out = common.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -193,15 +230,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Blocking MCP client: list and call tools, resources and prompts of MCP "
         "servers from a config file or given inline.",
         parents=[common],
-        epilog="Exit codes: 0 ok, 1 a call failed or a tool returned isError, 2 usage or "
-        "connection error, 130 interrupted.",
+        epilog="Exit codes: 0 ok, 1 a call failed or a tool returned isError, 2 usage, "
+        "configuration or connection error (a server that did not start, refused, answered "
+        "an HTTP error such as 404, or did not complete the handshake), 130 interrupted, "
+        "141 output pipe closed.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(
-            name, help=help_text, description=help_text, parents=[common]
+            name,
+            help=help_text,
+            description=help_text,
+            parents=[_common_options(hide_servers=True) if name == "demo" else common],
         )
         return p
 
@@ -214,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="[SERVER] TOOL [key=value]",
         help="the server (optional with one server, or use a qualified tool name), the tool, "
-        "then arguments as key=value (values read as JSON when they parse)",
+        "then arguments as key=value (typed by the tool's inputSchema: string parameters "
+        "take the text as is, others are read as JSON)",
     )
     p.add_argument("--json-args", metavar="JSON", help="the arguments as one JSON object")
     p = add("batch", "run many tool calls from a JSONL file")
@@ -278,6 +321,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
             args.words.extend(extra)
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.server_options_given = [key for key in _SERVER_OPTIONS if hasattr(args, key)]
     for key, value in _DEFAULTS.items():
         if not hasattr(args, key):
             setattr(args, key, value)
@@ -346,6 +390,63 @@ def _check_default_config(path: str | None) -> None:
         )
 
 
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` on one line (just the message for MCP and usage errors)."""
+    kind = "" if isinstance(exc, MCPError | UsageError) else f"{type(exc).__name__}: "
+    return f"{kind}{_one_line(str(exc))}"
+
+
+@contextmanager
+def _connecting(server: str | None = None) -> Iterator[None]:
+    """A failure to start or connect to a server is a connection error (exit code 2).
+
+    Whatever the connect raised (ConnectError, an HTTP status such as 404 on the endpoint, a
+    handshake timeout, a protocol-version mismatch) means the server could not be reached.
+
+    Raises:
+        CLIError: with :data:`EXIT_USAGE`, naming ``server`` when given.
+    """
+    try:
+        yield
+    except SyncClientsError as exc:
+        where = f"server {server!r}: " if server is not None else ""
+        raise CLIError(f"{where}{_describe(exc)}", EXIT_USAGE) from exc
+
+
+def _start(group: MCPGroup, servers: Sequence[str]) -> None:
+    """Start and connect exactly the ``servers`` a command needs (concurrently).
+
+    Raises:
+        CLIError: a server could not be reached (exit code 2), the first in order.
+    """
+    name = servers[0] if len(group.servers) > 1 and servers else None
+    if len(servers) <= 1:
+        for server in servers:
+            with _connecting(name):
+                group.client(server).connect()
+        return
+    outcomes = run_batch(
+        lambda server, call: group.client(server).connect(), servers, max_workers=len(servers)
+    )
+    for server, outcome in zip(servers, outcomes, strict=True):
+        if outcome.error is not None:
+            with _connecting(server):
+                raise outcome.error
+
+
+def _input_schema(group: MCPGroup, server: str, tool: str) -> Mapping[str, Any] | None:
+    """The ``inputSchema`` of ``tool`` as ``server`` lists it; None when it does not list it
+    (or answers ``tools/list`` with an error)."""
+    try:
+        listed = group.client(server).list_tools()
+    except MCPError:
+        return None
+    for item in listed:
+        if item.name == tool:
+            return item.input_schema
+    return None
+
+
 def _pick_server(group: MCPGroup, server: str | None, what: str) -> str:
     if server is not None:
         if server not in group.servers:
@@ -392,6 +493,93 @@ def parse_value(text: str) -> Any:
         return json.loads(text, parse_constant=strict)
     except ValueError:
         return text
+
+
+#: JSON Schema type -> (a test of a decoded JSON value, how to name it in errors).
+_JSON_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "number": (lambda v: isinstance(v, int | float) and not isinstance(v, bool), "a number"),
+    "integer": (
+        lambda v: (
+            not isinstance(v, bool)
+            and (isinstance(v, int) or (isinstance(v, float) and v.is_integer()))
+        ),
+        "an integer",
+    ),
+    "boolean": (lambda v: isinstance(v, bool), "true or false"),
+    "object": (lambda v: isinstance(v, dict), "a JSON object"),
+    "array": (lambda v: isinstance(v, list), "a JSON array"),
+    "null": (lambda v: v is None, "null"),
+}
+
+
+def _schema_types(schema: Any) -> list[str] | None:
+    """The JSON Schema ``type`` of a parameter as a list, or None when it has no plain type
+    (absent, or only ``anyOf``/``oneOf``/``$ref``/``enum``...)."""
+    if not isinstance(schema, dict):
+        return None
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        return [declared]
+    if isinstance(declared, list) and declared and all(isinstance(d, str) for d in declared):
+        return list(declared)
+    return None
+
+
+def typed_arguments(
+    pairs: dict[str, str], input_schema: Any, tool: str | None = None
+) -> dict[str, Any]:
+    """``key=value`` texts as the tool's arguments, typed by its ``inputSchema``.
+
+    A parameter whose schema type is ``string`` (alone, or with ``null``) gets the text as
+    typed. One typed ``number``, ``integer``, ``boolean``, ``object``, ``array`` or ``null``
+    (alone or a union of them) is read as JSON (JSON Schema 2020-12 "type"; ``NaN`` and
+    ``Infinity`` are not JSON) and must fit one of its types. A parameter the schema does not
+    describe, a schema without a plain ``type``, or a union of ``string`` with other types,
+    falls back to :func:`parse_value`.
+
+    Args:
+        pairs: ``{key: text}`` from the command line.
+        input_schema: the tool's ``inputSchema``; None (tool unknown): :func:`parse_value`
+            for every value.
+        tool: the tool's name, for error messages.
+
+    Returns:
+        ``{key: value}``, in the order of ``pairs``.
+
+    Raises:
+        CLIError: a value is not JSON or does not fit its parameter's type (exit code 2).
+    """
+    properties = input_schema.get("properties") if isinstance(input_schema, Mapping) else None
+    if not isinstance(properties, dict):
+        properties = {}
+    typed: dict[str, Any] = {}
+    for key, text in pairs.items():
+        types = _schema_types(properties.get(key))
+        if types is None or not set(types) <= {"string", "null"} | set(_JSON_TYPES):
+            typed[key] = parse_value(text)
+            continue
+        if "string" in types:
+            # A string parameter takes the text as typed; a string-or-X union stays ambiguous.
+            typed[key] = text if set(types) <= {"string", "null"} else parse_value(text)
+            continue
+        names = " or ".join(_JSON_TYPES[name][1] for name in types)
+        where = f"argument {key!r}" + (f" of tool {tool!r}" if tool else "")
+        try:
+            value = json.loads(text, parse_constant=_no_constant)
+        except ValueError:
+            raise CLIError(
+                f"{where} must be {names} (inputSchema type {'/'.join(types)}), got {text!r}"
+            ) from None
+        if not any(_JSON_TYPES[name][0](value) for name in types):
+            raise CLIError(
+                f"{where} must be {names} (inputSchema type {'/'.join(types)}), got {text!r}"
+            )
+        typed[key] = value
+    return typed
+
+
+def _no_constant(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 # -- output ----------------------------------------------------------------------------------
@@ -535,12 +723,16 @@ def cmd_tools(ctx: _Context, group: MCPGroup) -> int:
     failed: dict[str, BaseException] = {}
     if server is not None or len(group.servers) == 1:
         name = _pick_server(group, server, "tools SERVER")
+        _start(group, [name])
         entries = [(name, tool.name, tool) for tool in group.client(name).list_tools()]
     else:
-        entries = [(t.server, t.name, t.tool) for t in group.list_tools(skip_failed=True)]
-        failed = dict(group.listing_errors)
+        listing = group.list_tools()
+        entries = [(t.server, t.name, t.tool) for t in listing]
+        failed = dict(listing.errors)
         if failed and len(failed) == len(group.servers):
-            raise next(iter(failed.values()))
+            first, error = next(iter(failed.items()))
+            with _connecting(first):
+                raise error
         for name, error in failed.items():
             print(f"{_PROG}: warning: {name}: {_error_text(error)}", file=ctx.err)
     if ctx.args.json:
@@ -580,23 +772,31 @@ def cmd_call(ctx: _Context, group: MCPGroup) -> int:
         if not isinstance(loaded, dict):
             raise CLIError("--json-args must be a JSON object")
         arguments.update(loaded)
-    arguments.update({key: parse_value(value) for key, value in pairs.items()})
     if len(lead) == 2:
         server, tool = _pick_server(group, lead[0], ""), lead[1]
-        result = group.call_tool(server, tool, arguments)
+        _start(group, [server])
     elif len(group.servers) <= 1:
         server, tool = _pick_server(group, None, ""), lead[0]
-        result = group.call_tool(server, tool, arguments)
+        _start(group, [server])
     else:
-        found = {t.name: t for t in group.list_tools()}.get(lead[0])
-        if found is None:
-            raise CLIError(
-                f"no tool {lead[0]!r} among the qualified tool names of "
-                f"{', '.join(group.servers)} (see '{_PROG} tools'); or name the server: "
-                f"{_PROG} call SERVER TOOL"
-            )
-        server, tool = found.server, found.tool.name
-        result = group.call_qualified(lead[0], arguments)
+        # A qualified name: start only the server(s) it can belong to (MCPGroup.resolve).
+        candidates = group.servers_for(lead[0])
+        not_found = CLIError(
+            f"no tool {lead[0]!r} among the qualified tool names of "
+            f"{', '.join(group.servers)} (see '{_PROG} tools'); or name the server: "
+            f"{_PROG} call SERVER TOOL"
+        )
+        if not candidates:
+            raise not_found
+        if len(candidates) == 1:
+            _start(group, candidates)
+        try:
+            with _connecting(candidates[0] if len(candidates) == 1 else None):
+                server, tool = group.resolve(lead[0])
+        except UsageError:
+            raise not_found from None
+    arguments.update(typed_arguments(pairs, _input_schema(group, server, tool), tool))
+    result = group.call_tool(server, tool, arguments)
     if ctx.args.json:
         _print_json(_result_json(server, tool, result), ctx.out)
     else:
@@ -729,7 +929,8 @@ def cmd_batch(ctx: _Context, group: MCPGroup) -> int:
         source = args.file
     calls = read_batch(lines, group.servers, source)
     # Learn the tools' annotations first: only readOnlyHint/idempotentHint tools are retried.
-    group.list_tools(skip_failed=True)
+    # Only the servers the lines name are started; one that fails is reported per line.
+    group.list_tools(servers={c.server for c in calls})
     progress = not args.no_progress and importlib.util.find_spec("tqdm") is not None
     interrupted: BatchInterrupted | None = None
     try:
@@ -772,6 +973,7 @@ def _servers_of(group: MCPGroup, server: str | None) -> list[str]:
 def cmd_resources(ctx: _Context, group: MCPGroup) -> int:
     """List resources and resource templates of one or every server."""
     found: list[dict[str, Any]] = []
+    _start(group, _servers_of(group, ctx.args.server))
     for name in _servers_of(group, ctx.args.server):
         client = group.client(name)
         if not client.capabilities.resources:
@@ -819,6 +1021,7 @@ def cmd_read(ctx: _Context, group: MCPGroup) -> int:
     if len(words) > 2:
         raise CLIError(f"usage: {_PROG} read [SERVER] URI")
     server = _pick_server(group, words[0] if len(words) == 2 else None, f"read SERVER {words[-1]}")
+    _start(group, [server])
     result = group.client(server).read_resource(words[-1])
     if ctx.args.json:
         _print_json(
@@ -835,6 +1038,7 @@ def cmd_read(ctx: _Context, group: MCPGroup) -> int:
 def cmd_prompts(ctx: _Context, group: MCPGroup) -> int:
     """List prompts of one or every server."""
     found: list[tuple[str, Any]] = []
+    _start(group, _servers_of(group, ctx.args.server))
     for name in _servers_of(group, ctx.args.server):
         client = group.client(name)
         if client.capabilities.prompts:
@@ -877,6 +1081,7 @@ def cmd_get_prompt(ctx: _Context, group: MCPGroup) -> int:
     server = _pick_server(
         group, lead[0] if len(lead) == 2 else None, f"get-prompt SERVER {lead[-1]}"
     )
+    _start(group, [server])
     result = group.client(server).get_prompt(lead[-1], pairs)
     if ctx.args.json:
         _print_json(
@@ -940,8 +1145,13 @@ def cmd_ping(ctx: _Context, group: MCPGroup) -> int:
 def cmd_demo(ctx: _Context) -> int:
     """Run the bundled demo (see :mod:`syncclients.demo.run`)."""
     args = ctx.args
-    if args.config is not None or args.stdio or args.url:
-        raise CLIError("demo starts its own server: drop --config/--stdio/--url")
+    given = getattr(args, "server_options_given", [])
+    if given:
+        options = ", ".join("--" + key.replace("_", "-") for key in given)
+        raise CLIError(
+            f"demo starts its own server with its own timeouts: drop {options} "
+            "(demo takes --http, --no-progress, --json, --debug)"
+        )
     from syncclients.demo.run import DemoError, run_demo
 
     try:
@@ -971,11 +1181,12 @@ _GROUP_COMMANDS: dict[str, Callable[[_Context, MCPGroup], int]] = {
 
 
 def _exit_code_of(exc: BaseException) -> int:
-    """Map a library error to an exit code: unreachable servers and bad configuration are 2,
-    a call that failed (a JSON-RPC error, a timeout, an open breaker) is 1."""
-    if isinstance(exc, UsageError):
-        return EXIT_USAGE
-    if isinstance(exc, TransportError) and not isinstance(exc, Timeout):
+    """Map a library error raised by a call to an exit code: bad usage or configuration and a
+    server that could not be reached (:class:`ConnectError`, connect timeouts included) are
+    2; a call that failed once the server was reached (a JSON-RPC error, a read timeout, a
+    lost connection or a server that exited mid-call, an open breaker) is 1. Failures while
+    starting the servers a command needs are mapped to 2 by :func:`_connecting`."""
+    if isinstance(exc, UsageError | ConnectError):
         return EXIT_USAGE
     return EXIT_FAILED
 
@@ -1008,10 +1219,36 @@ def main(
 
     Returns:
         The exit code: 0 ok, 1 a call failed or a tool answered ``isError``, 2 usage,
-        configuration or connection error, 130 interrupted.
+        configuration or connection error, 130 interrupted, 141 the output pipe was closed
+        (the rest of the output is dropped; stdout then points at ``os.devnull``).
     """
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    try:
+        code = _main(argv, out, err)
+        out.flush()  # here, not at interpreter exit, so a closed pipe is caught below
+    except BrokenPipeError:
+        # The reader went away (| head): drop the rest quietly, as a SIGPIPE-killed program
+        # would (the Python docs' recipe: point stdout at devnull so the flush at exit is
+        # silent too).
+        _discard_output(out)
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _discard_output(out: IO[str]) -> None:
+    try:
+        fd = out.fileno()
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def _main(argv: Sequence[str] | None, out: IO[str], err: IO[str]) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in raw
     try:
@@ -1027,6 +1264,8 @@ def main(
     except KeyboardInterrupt:
         print(f"{_PROG}: interrupted", file=err)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        raise  # handled by main()
     except CLIError as exc:
         if debug:
             traceback.print_exc(file=err)
@@ -1035,8 +1274,7 @@ def main(
     except (SyncClientsError, UsageError) as exc:
         if debug:
             traceback.print_exc(file=err)
-        kind = "" if isinstance(exc, MCPError | UsageError) else f"{type(exc).__name__}: "
-        print(f"{_PROG}: error: {kind}{_one_line(str(exc))}", file=err)
+        print(f"{_PROG}: error: {_describe(exc)}", file=err)
         return _exit_code_of(exc)
     except Exception as exc:
         if debug:

@@ -7,7 +7,7 @@ Layers, lowest first: :mod:`.messages` (JSON-RPC), :mod:`.transport` (interface 
 """
 
 from .client import MCPClient
-from .group import GroupTool, MCPGroup, ServerHealth
+from .group import GroupTool, GroupToolListing, MCPGroup, ServerHealth
 from .metrics import MCPClientMetrics
 from .session import Callbacks, clear_era_cache
 from .transport import MockTransport, SendContext, Transport
@@ -57,6 +57,7 @@ __all__ = [
     "EmbeddedResource",
     "GetPromptResult",
     "GroupTool",
+    "GroupToolListing",
     "ImageContent",
     "Implementation",
     "Listing",

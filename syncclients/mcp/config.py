@@ -10,6 +10,18 @@ Code)::
     }}
 
 ``${VAR}`` and ``${VAR:-default}`` in string values are expanded from the environment.
+
+VS Code's format (``.vscode/mcp.json``) is read too: the servers are under ``"servers"``
+instead of ``"mcpServers"``, each with a ``type`` of ``"stdio"`` (``command``, ``args``,
+``env``), ``"http"`` or ``"sse"`` (``url``, ``headers``)::
+
+    {"servers": {
+        "time": {"type": "stdio", "command": "uvx", "args": ["mcp-server-time"]},
+        "docs": {"type": "http", "url": "https://example.com/mcp"}
+    }}
+
+Its ``"inputs"`` (values VS Code prompts the user for, referenced as ``${input:id}``) exist
+only inside VS Code: an entry that uses one is rejected with a message saying so.
 """
 
 from __future__ import annotations
@@ -17,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +46,10 @@ __all__ = [
 ]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: A VS Code input variable (``${input:api-key}``): VS Code prompts for it; we cannot.
+_VSCODE_INPUT = re.compile(r"\$\{input:([^}]*)\}")
+#: ``type`` values (VS Code, Claude Code) and the field each needs.
+_TYPE_NEEDS = {"stdio": "command", "http": "url", "sse": "url"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +122,7 @@ def parse_entry(name: str, entry: Any, where: str) -> ServerEntry:
     """
     if not isinstance(entry, dict):
         raise UsageError(f"{where}: must be an object")
+    _check_vscode_entry(entry, where)
     entry = _expand(entry, where)
     command, url = entry.get("command"), entry.get("url")
     if isinstance(command, str) and command:
@@ -124,11 +141,55 @@ def parse_entry(name: str, entry: Any, where: str) -> ServerEntry:
     raise UsageError(f"{where}: needs a 'command' (stdio) or a 'url' (HTTP)")
 
 
+def _check_vscode_entry(entry: Mapping[str, Any], where: str) -> None:
+    """Reject what only VS Code can resolve, and a ``type`` without the field it needs.
+
+    Raises:
+        UsageError: an ``${input:...}`` reference, or e.g. ``type: "http"`` without ``url``.
+    """
+
+    def strings(value: Any) -> Iterator[str]:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from strings(item)
+
+    for text in strings(entry):
+        found = _VSCODE_INPUT.search(text)
+        if found is not None:
+            raise UsageError(
+                f"{where}: ${{input:{found.group(1)}}} is a VS Code input variable (VS Code "
+                "prompts for its value; nothing else can): write the value, or ${VAR} to "
+                "read it from the environment"
+            )
+    kind = entry.get("type")
+    needs = _TYPE_NEEDS.get(kind) if isinstance(kind, str) else None
+    if needs is not None and not entry.get(needs):
+        raise UsageError(f"{where}: type {kind!r} needs a {needs!r}")
+
+
+def _servers_mapping(config: Mapping[str, Any]) -> Any:
+    """The ``{name: entry}`` mapping of a configuration: under ``mcpServers``, under VS
+    Code's ``servers``, else the configuration itself (where ``servers`` holding a
+    ``command`` or ``url`` is an entry named "servers")."""
+    if "mcpServers" in config:
+        return config["mcpServers"]
+    servers = config.get("servers")
+    if isinstance(servers, Mapping) and not {"command", "url"} & set(servers):
+        return servers
+    return config
+
+
 def parse_servers(config: Mapping[str, Any], *, source: str = "<dict>") -> dict[str, ServerEntry]:
     """Every entry of an ``mcpServers`` configuration, validated, in file order.
 
     Args:
-        config: ``{"mcpServers": {...}}`` or the inner ``{name: entry}`` mapping.
+        config: ``{"mcpServers": {...}}``, VS Code's ``{"servers": {...}, "inputs": [...]}``,
+            or the inner ``{name: entry}`` mapping.
         source: where it came from, for error messages.
 
     Returns:
@@ -137,11 +198,12 @@ def parse_servers(config: Mapping[str, Any], *, source: str = "<dict>") -> dict[
     Raises:
         UsageError: a malformed configuration or entry (the message names it).
     """
-    servers = config.get("mcpServers", config) if isinstance(config, Mapping) else None
+    servers = _servers_mapping(config) if isinstance(config, Mapping) else None
     if not isinstance(servers, Mapping):
-        raise UsageError(f"MCP config {source} has no 'mcpServers' object")
+        raise UsageError(f"MCP config {source} has no 'mcpServers' (or 'servers') object")
+    key = "servers" if servers is config.get("servers") else "mcpServers"
     return {
-        str(name): parse_entry(str(name), entry, f"{source}: mcpServers.{name}")
+        str(name): parse_entry(str(name), entry, f"{source}: {key}.{name}")
         for name, entry in servers.items()
     }
 
@@ -164,8 +226,10 @@ def load_servers(path: str | os.PathLike[str] | None = None) -> dict[str, Server
         raise UsageError(f"cannot read MCP config {str(file)!r}: {exc}") from None
     except ValueError as exc:
         raise UsageError(f"MCP config {str(file)!r} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("mcpServers"), dict):
-        raise UsageError(f"MCP config {str(file)!r} has no 'mcpServers' object")
+    if not isinstance(data, dict) or not (
+        isinstance(data.get("mcpServers"), dict) or isinstance(data.get("servers"), dict)
+    ):
+        raise UsageError(f"MCP config {str(file)!r} has no 'mcpServers' (or 'servers') object")
     return parse_servers(data, source=repr(str(file)))
 
 

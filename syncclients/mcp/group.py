@@ -4,6 +4,10 @@ Built from a standard ``mcpServers`` file or mapping (one :class:`MCPClient` per
 each with its own breaker and retry budget), it lists every server's tools under
 collision-safe, server-qualified names, routes calls, batches ``(server, tool, arguments)``
 triples across servers, and reports each server's health.
+
+Servers start lazily, each on its first use: calling one server (``call_tool``, or
+``call_qualified`` with a name that can only belong to one server) starts only that server,
+and one broken server does not fail a listing of the others (see :meth:`MCPGroup.list_tools`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from .config import load_servers, parse_servers
 from .metrics import MCPClientMetrics
 from .types import CallToolResult, Tool
 
-__all__ = ["SEPARATOR", "GroupTool", "MCPGroup", "ServerHealth"]
+__all__ = ["SEPARATOR", "GroupTool", "GroupToolListing", "MCPGroup", "ServerHealth"]
 
 logger = logging.getLogger("syncclients.mcp")
 
@@ -47,6 +51,22 @@ class GroupTool:
     server: str
     name: str
     tool: Tool
+
+
+class GroupToolListing(list[GroupTool]):
+    """The tools of :meth:`MCPGroup.list_tools`: a list of :class:`GroupTool` that also says
+    which servers could not be listed.
+
+    Attributes:
+        errors: ``{server: exception}`` for each server whose listing failed and was left
+            out (empty when every server answered, and always empty with ``strict=True``).
+    """
+
+    def __init__(
+        self, tools: Iterable[GroupTool] = (), errors: Mapping[str, BaseException] | None = None
+    ) -> None:
+        super().__init__(tools)
+        self.errors: dict[str, BaseException] = dict(errors or {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +108,8 @@ class MCPGroup:
         self._lock = threading.Lock()
         self._qualified: dict[str, tuple[str, str]] = {}
         self._closed = False
-        #: Errors of the servers skipped by the last ``list_tools(skip_failed=True)``.
+        #: Errors of the servers left out by the last non-strict :meth:`list_tools` (the
+        #: same as its result's ``errors``; prefer that one when several threads list).
         self.listing_errors: dict[str, BaseException] = {}
 
     @classmethod
@@ -174,33 +195,59 @@ class MCPGroup:
 
     # -- tools -------------------------------------------------------------------------------
 
-    def list_tools(self, *, skip_failed: bool = False) -> list[GroupTool]:
-        """Every server's tools, listed concurrently, under unique qualified names.
+    def list_tools(
+        self,
+        *,
+        servers: Iterable[str] | None = None,
+        strict: bool = False,
+        skip_failed: bool | None = None,
+    ) -> GroupToolListing:
+        """The servers' tools, listed concurrently, under unique qualified names.
+
+        A server whose listing fails (it cannot start, refuses the connection, answers an
+        error) is left out and reported, not raised, unless ``strict``: its error is in the
+        result's ``errors`` (and :attr:`listing_errors`) and logged at WARNING on the
+        ``syncclients.mcp`` logger. When every server fails the result is empty and
+        ``errors`` names them all: check it.
 
         Args:
-            skip_failed: leave out servers whose listing failed (their errors are kept in
-                :attr:`listing_errors` and logged) instead of raising.
+            servers: list (and start) only these servers, in configuration order; None: all.
+                Qualified names are made unique within the listing, so a ``~N`` suffix of a
+                partial listing can differ from the whole group's.
+            strict: raise the first failure (in configuration order) instead of leaving the
+                server out.
+            skip_failed: the older spelling: ``skip_failed=False`` means ``strict=True``.
 
         Returns:
-            :class:`GroupTool` items, servers in configuration order, tools in server order.
+            A :class:`GroupToolListing` of :class:`GroupTool` items, servers in configuration
+            order, tools in server order, with ``errors`` per left-out server.
 
         Raises:
-            SyncClientsError: a server's listing failed (the first, in order) and
-                ``skip_failed`` is False; the message names the server.
+            SyncClientsError: with ``strict``, a server's listing failed (the message names
+                the server's target).
+            UsageError: an unknown server in ``servers``, or a closed group.
         """
-        servers = self.servers
+        if skip_failed is not None:
+            strict = not skip_failed
+        if servers is None:
+            chosen = self.servers
+        else:
+            wanted = set(servers)
+            for name in wanted:
+                self.client(name)  # UsageError for an unknown server
+            chosen = [name for name in self.servers if name in wanted]
         outcomes = run_batch(
             lambda server, call: self.client(server).list_tools(),
-            servers,
-            max_workers=len(servers),
+            chosen,
+            max_workers=max(1, len(chosen)),
         )
         tools: list[GroupTool] = []
         qualified: dict[str, tuple[str, str]] = {}
         errors: dict[str, BaseException] = {}
-        for server, outcome in zip(servers, outcomes, strict=True):
+        for server, outcome in zip(chosen, outcomes, strict=True):
             if not outcome.ok or outcome.result is None:
                 error = outcome.error or SyncClientsError(f"{server}: no tool listing")
-                if not skip_failed:
+                if strict:
                     raise error
                 logger.warning("MCP server %r: tools/list failed: %s", server, error)
                 errors[server] = error
@@ -214,22 +261,50 @@ class MCPGroup:
                 qualified[name] = (server, tool.name)
                 tools.append(GroupTool(server, name, tool))
         with self._lock:
-            self._qualified = qualified
+            if servers is None:
+                self._qualified = qualified
             self.listing_errors = errors
-        return tools
+        return GroupToolListing(tools, errors)
+
+    def servers_for(self, qualified_name: str) -> list[str]:
+        """The servers a qualified name can belong to: those whose name followed by
+        :data:`SEPARATOR` begins it (nothing is started).
+
+        Returns:
+            Server names in configuration order; empty when no server can own the name.
+        """
+        return [s for s in self._clients if qualified_name.startswith(s + SEPARATOR)]
 
     def resolve(self, qualified_name: str) -> tuple[str, str]:
-        """The ``(server, tool)`` of a qualified name (lists tools once if needed).
+        """The ``(server, tool)`` of a qualified name.
+
+        A name only one server can own (see :meth:`servers_for`) and without a ``~N``
+        suffix is resolved by listing that server's tools alone, so other servers are not
+        started and a broken one does not matter. Otherwise every server is listed once
+        (non-strict) and the name is looked up among the group's qualified names.
 
         Raises:
             UsageError: no tool has that qualified name.
+            SyncClientsError: the one server that can own the name could not be listed.
         """
         with self._lock:
             found = self._qualified.get(qualified_name)
-        if found is None:
-            self.list_tools(skip_failed=True)
-            with self._lock:
-                found = self._qualified.get(qualified_name)
+        if found is not None:
+            return found
+        candidates = self.servers_for(qualified_name)
+        if not candidates:
+            raise UsageError(f"no tool named {qualified_name!r} in this group")
+        if len(candidates) == 1 and "~" not in qualified_name:
+            server = candidates[0]
+            tool = qualified_name[len(server) + len(SEPARATOR) :]
+            if not any(t.name == tool for t in self.client(server).list_tools()):
+                raise UsageError(f"no tool named {qualified_name!r} in this group")
+            with self._lock:  # no other server can own the name: the group's own naming
+                self._qualified.setdefault(qualified_name, (server, tool))
+            return server, tool
+        self.list_tools()
+        with self._lock:
+            found = self._qualified.get(qualified_name)
         if found is None:
             raise UsageError(f"no tool named {qualified_name!r} in this group")
         return found

@@ -195,6 +195,21 @@ def test_unknown_tool_exits_1_with_one_line(cli: Callable[..., Run]) -> None:
     assert "nope" in _one_error_line(run)
 
 
+def test_call_sends_digits_to_a_string_parameter_as_a_string(cli: Callable[..., Run]) -> None:
+    run = cli("--stdio", DEMO_STDIO, "call", "echo", "text=123")
+    assert (run.code, run.out, run.err) == (0, "123\n", "")
+
+
+def test_call_refuses_a_value_that_does_not_fit_before_calling(cli: Callable[..., Run]) -> None:
+    run = cli("--stdio", DEMO_STDIO, "call", "add", "a=x", "b=2")
+    assert run.code == EXIT_USAGE
+    assert run.out == ""
+    assert run.err == (
+        "syncclients: error: argument 'a' of tool 'add' must be an integer "
+        "(inputSchema type integer), got 'x'\n"
+    )
+
+
 def test_bad_json_args(cli: Callable[..., Run]) -> None:
     run = cli("--stdio", DEMO_STDIO, "call", "add", "--json-args", "{oops")
     assert run.code == EXIT_USAGE
@@ -369,3 +384,15 @@ def test_ping_failure_exits_1(cli: Callable[..., Run], tmp_path: Path) -> None:
     run = cli("--stdio", str(tmp_path / "no-such-server"), "ping")
     assert run.code == EXIT_FAILED
     assert "FAILED" in run.out
+
+
+def test_a_vscode_config_file_works(cli: Callable[..., Run], tmp_path: Path) -> None:
+    from .conftest import DEMO_ENTRY
+
+    path = tmp_path / "mcp.json"
+    config = {"inputs": [], "servers": {"demo": {"type": "stdio", **DEMO_ENTRY}}}
+    path.write_text(json.dumps(config), encoding="utf-8")
+    run = cli("--config", str(path), "call", "add", "a=1", "b=2")
+    assert (run.code, run.out, run.err) == (EXIT_OK, "3\n", "")
+    listed = cli("--config", str(path), "servers", "--json")
+    assert [(r["server"], r["transport"]) for r in listed.json()] == [("demo", "stdio")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from syncclients import (
     BatchOutcome,
     CircuitOpenError,
     ConnectError,
+    ConnectTimeout,
     MCPError,
     ReadTimeout,
     ServerExitedError,
@@ -30,6 +32,7 @@ from syncclients.cli import (
     parse_args,
     parse_value,
     read_batch,
+    typed_arguments,
 )
 from syncclients.mcp import CallToolResult, TextContent
 
@@ -175,6 +178,86 @@ def test_parse_value(text: str, value: Any) -> None:
     assert parse_value(text) == value
 
 
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "message": {"type": "string"},
+        "maybe_text": {"type": ["string", "null"]},
+        "n": {"type": "integer"},
+        "x": {"type": "number"},
+        "ok": {"type": "boolean"},
+        "opts": {"type": "object"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "n_or_list": {"type": ["integer", "array"]},
+        "text_or_n": {"type": ["string", "number"]},
+        "choice": {"enum": ["a", "b"]},
+        "any_of": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "value"),
+    [
+        ("message", "123", "123"),  # a string parameter gets the text as typed
+        ("message", "true", "true"),
+        ("message", '"quoted"', '"quoted"'),
+        ("message", "", ""),
+        ("maybe_text", "007", "007"),
+        ("n", "42", 42),
+        ("n", "-3", -3),
+        ("n", "4.0", 4.0),  # JSON Schema: an integer is any number with a zero fraction
+        ("x", "2.5", 2.5),
+        ("x", "7", 7),
+        ("ok", "false", False),
+        ("opts", '{"k": 1}', {"k": 1}),
+        ("tags", '["a", "b"]', ["a", "b"]),
+        ("n_or_list", "[1]", [1]),
+        ("n_or_list", "5", 5),
+        # No plain type, a string-or-number union, or an undescribed parameter: as before.
+        ("text_or_n", "5", 5),
+        ("text_or_n", "five", "five"),
+        ("choice", "a", "a"),
+        ("any_of", "12", 12),
+        ("unknown", "12", 12),
+        ("unknown", "Ada", "Ada"),
+    ],
+)
+def test_typed_arguments_follow_the_input_schema(key: str, text: str, value: Any) -> None:
+    typed = typed_arguments({key: text}, SCHEMA, "t")
+    assert typed == {key: value}
+    assert type(typed[key]) is type(value)
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "message"),
+    [
+        ("n", "abc", "argument 'n' of tool 't' must be an integer (inputSchema type integer)"),
+        ("n", "1.5", "must be an integer"),
+        ("n", "true", "must be an integer"),
+        ("n", "NaN", "must be an integer"),
+        ("x", "1e", "must be a number"),
+        ("x", '"3"', "must be a number"),
+        ("ok", "yes", "must be true or false"),
+        ("opts", "[1]", "must be a JSON object"),
+        ("tags", "a,b", "must be a JSON array"),
+        ("n_or_list", "{}", "must be an integer or a JSON array"),
+    ],
+)
+def test_typed_arguments_that_do_not_fit_are_usage_errors(
+    key: str, text: str, message: str
+) -> None:
+    with pytest.raises(CLIError, match=re.escape(message)) as caught:
+        typed_arguments({key: text}, SCHEMA, "t")
+    assert caught.value.exit_code == EXIT_USAGE
+    assert repr(text) in str(caught.value)
+
+
+def test_typed_arguments_without_a_schema_read_json_when_it_parses() -> None:
+    assert typed_arguments({"a": "1", "b": "x"}, None) == {"a": 1, "b": "x"}
+    assert typed_arguments({"a": "1"}, {"type": "object"}) == {"a": 1}
+
+
 def test_split_words() -> None:
     assert _split_words(["add", "a=1", "b=x=y"], 2, "u") == (["add"], {"a": "1", "b": "x=y"})
     assert _split_words(["srv", "add"], 2, "u") == (["srv", "add"], {})
@@ -255,7 +338,10 @@ def test_format_table_aligns_columns() -> None:
     [
         (UsageError("bad"), EXIT_USAGE),
         (ConnectError("refused", target="t"), EXIT_USAGE),
-        (ServerExitedError("gone", target="t", exit_code=1, stderr_tail=""), EXIT_USAGE),
+        (ConnectTimeout("no handshake", target="t"), EXIT_USAGE),
+        # Once the server was reached, a call that fails is exit 1 (connect failures are
+        # mapped to 2 where the command starts its servers: see test_exit_codes.py).
+        (ServerExitedError("gone", target="t", exit_code=1, stderr_tail=""), EXIT_FAILED),
         (ReadTimeout("slow", target="t"), EXIT_FAILED),
         (MCPError("nope", code=-32602), EXIT_FAILED),
         (CircuitOpenError("b", 1.0), EXIT_FAILED),
@@ -286,3 +372,49 @@ def test_demo_refuses_server_options(cli: Callable[..., Run]) -> None:
     run = cli("demo", "--stdio", "x")
     assert run.code == EXIT_USAGE
     assert "demo starts its own server" in run.err
+
+
+def test_demo_help_lists_exactly_the_options_demo_takes(
+    cli: Callable[..., Run], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import syncclients.demo.run
+
+    calls: list[dict[str, Any]] = []
+
+    def fake_run_demo(**kwargs: Any) -> int:
+        calls.append(kwargs)
+        return 0
+
+    monkeypatch.setattr(syncclients.demo.run, "run_demo", fake_run_demo)
+    assert cli("demo", "--help").code == 0
+    listed = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", capsys.readouterr().out))
+    assert listed == {"--help", "--json", "--debug", "--http", "--no-progress"}
+    for option in sorted(listed - {"--help"}):
+        run = cli("demo", option)
+        assert run.code == 0, (option, run.err)
+    # In sorted order: --debug, --http, --json, --no-progress.
+    assert [c["http"] for c in calls] == [False, True, False, False]
+    assert [c["json_output"] for c in calls] == [False, False, True, False]
+    assert [c["progress"] for c in calls] == [None, None, None, False]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo", "--config", "x.json"],
+        ["demo", "--url", "http://h/mcp"],
+        ["demo", "--era", "legacy"],
+        ["demo", "--timeout", "5"],
+        ["--timeout", "5", "demo"],
+        ["--connect-timeout", "5", "demo"],
+        ["--stdio", "x", "demo"],
+    ],
+)
+def test_demo_refuses_every_server_option_it_does_not_list(
+    cli: Callable[..., Run], argv: list[str]
+) -> None:
+    run = cli(*argv)
+    assert run.code == EXIT_USAGE
+    (line,) = run.err.strip().splitlines()
+    assert "demo starts its own server" in line
+    assert f"drop {next(a for a in argv if a.startswith('--'))}" in line
