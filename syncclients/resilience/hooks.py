@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from ..redact import redact_text
+
 __all__ = ["AttemptRecord", "Hook", "LoggingHook", "emit"]
 
 _log = logging.getLogger("syncclients.resilience")
@@ -80,7 +82,9 @@ class LoggingHook:
             level = logging.WARNING
         if not self._logger.isEnabledFor(level):
             return
-        error = f"{type(record.error).__name__}: {record.error}" if record.error else ""
+        error = (
+            redact_text(f"{type(record.error).__name__}: {record.error}") if record.error else ""
+        )
         extra = {
             "syncclients.target": record.target,
             "syncclients.operation": record.operation,

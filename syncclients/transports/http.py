@@ -20,7 +20,6 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import requests.adapters
@@ -42,6 +41,8 @@ from ..errors import (
     TransportError,
     UsageError,
 )
+from ..redact import redact_text
+from ..redact import strip_url as redact_url
 
 __all__ = [
     "PooledHTTPAdapter",
@@ -169,7 +170,7 @@ def translate_exception(
     Returns:
         The exception to raise instead (chain it with ``from exc``).
     """
-    msg = f"{type(exc).__name__}: {exc}"
+    msg = redact_text(f"{type(exc).__name__}: {exc}")  # urllib3 quotes the URL and query
     chain = _innermost(exc)
     connect_s = timeouts.connect_s if timeouts else None
     read_s = timeouts.read_s if timeouts else None
@@ -431,12 +432,3 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None  # RFC 9110 dates are GMT; a zone-less date is not one
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
-
-
-def redact_url(url: str) -> str:
-    """The URL without userinfo, query or fragment: safe for logs and error messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
