@@ -17,9 +17,10 @@ import email.utils
 import socket
 import ssl
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
@@ -41,15 +42,18 @@ from ..errors import (
     TransportError,
     UsageError,
 )
-from ..redact import redact_text
+from ..redact import is_secret_name, redact_text
 from ..redact import strip_url as redact_url
 
 __all__ = [
+    "CREDENTIAL_HEADERS",
     "PooledHTTPAdapter",
     "build_session",
+    "origin",
     "parse_retry_after",
     "read_body",
     "redact_url",
+    "same_origin_redirect",
     "send",
     "translate_exception",
     "translating",
@@ -345,6 +349,55 @@ def read_body(
         response.close()  # returns the connection to the pool once the body is read
 
 
+#: Headers that carry credentials whatever their name says (besides secret-looking names).
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """The origin of a URL (RFC 6454 section 4): scheme, host, port (default port filled in).
+
+    Returns:
+        ``(scheme, host, port)``, lower-cased; port None for an unknown scheme without one,
+        -1 for a malformed one.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def same_origin_redirect(old_url: str, new_url: str) -> bool:
+    """Whether a redirect from ``old_url`` to ``new_url`` stays within one origin (RFC 6454).
+
+    As requests does, an upgrade from ``http`` to ``https`` on the same host with default
+    ports counts as the same origin (the credentials already went in clear text).
+    """
+    old, new = origin(old_url), origin(new_url)
+    if old == new:
+        return True
+    return old == ("http", new[1], 80) and new == ("https", old[1], 443)
+
+
+def _strip_credentials(
+    request: requests.PreparedRequest, sensitive_headers: frozenset[str]
+) -> list[str]:
+    """Drop every credential header from a request about to leave its origin."""
+    dropped = [
+        name
+        for name in list(request.headers)
+        if name.lower() in CREDENTIAL_HEADERS
+        or name.lower() in sensitive_headers
+        or is_secret_name(name)
+    ]
+    for name in dropped:
+        del request.headers[name]
+    return dropped
+
+
 def send(
     session: requests.Session,
     method: str,
@@ -359,11 +412,21 @@ def send(
     max_body_bytes: int | None,
     deadline: float | None = None,
     allow_redirects: bool = True,
+    sensitive_headers: Collection[str] = (),
     verify: bool | str = True,
     cert: str | tuple[str, str] | None = None,
     target: str | None = None,
 ) -> requests.Response:
     """Send one HTTP request and read its whole (bounded) body. No retries, no policy.
+
+    Redirects are followed one hop at a time (requests builds each next request: method
+    rewrite, cookies, its own Authorization rule); when a hop leaves the origin of the
+    previous one, every credential header is dropped from it: ``Authorization``,
+    ``Proxy-Authorization``, ``Cookie``, headers with a secret-looking name (``X-API-Key``,
+    ``X-Auth-Token``, see :func:`syncclients.redact.is_secret_name`), the header of an auth
+    object with a ``header`` attribute (:class:`~syncclients.http.auth.APIKeyAuth`) and
+    ``sensitive_headers``. requests alone drops only ``Authorization`` (RFC 9110 section
+    15.4 leaves it to the client). Auth objects are applied once, to the first request.
 
     Args:
         session: the pooled session (see :func:`build_session`).
@@ -374,37 +437,61 @@ def send(
         json: a JSON-serialisable body, or None.
         data: a form/bytes body, or None.
         auth: a requests auth object, or None.
-        timeouts: connect and read limits in seconds.
+        timeouts: connect and read limits in seconds (per hop).
         max_body_bytes: the response size limit in bytes, or None.
-        deadline: a ``time.monotonic()`` instant bounding the body read, or None.
-        allow_redirects: follow redirects as requests does.
+        deadline: a ``time.monotonic()`` instant bounding the body read and the redirect
+            chain, or None.
+        allow_redirects: follow redirects (at most ``session.max_redirects`` hops).
+        sensitive_headers: more header names (any case) dropped on a cross-origin redirect.
         verify: TLS verification (True, False, or a CA bundle path).
         cert: a client certificate path or (cert, key) pair, or None.
         target: the target to name on errors.
 
     Returns:
-        The response, body read (``response.content`` is set), connection released.
+        The response, body read (``response.content`` is set), connection released;
+        ``response.history`` holds the redirect responses (bodies not kept).
 
     Raises:
         TransportError: connect/read failures, timeouts, TLS, size limit (subclasses).
         ProtocolError: an undecodable body encoding, too many redirects.
         UsageError: an invalid URL, header or body.
     """
+    strip = frozenset(h.lower() for h in sensitive_headers)
+    auth_header = getattr(auth, "header", None)
+    if isinstance(auth_header, str):
+        strip |= {auth_header.lower()}
     with translating(target=target, timeouts=timeouts):
-        response = session.request(
-            method,
-            url,
-            headers=dict(headers) if headers else None,
-            params=params,
-            json=json,
-            data=data,
-            auth=auth,
-            timeout=(timeouts.connect_s, timeouts.read_s),
-            stream=True,
-            allow_redirects=allow_redirects,
-            verify=verify,
-            cert=cert,
+        prepared = session.prepare_request(
+            requests.Request(
+                method,
+                url,
+                headers=dict(headers) if headers else None,
+                params=params or {},
+                json=json,
+                data=data or {},
+                auth=auth,
+            )
         )
+        settings = session.merge_environment_settings(prepared.url, {}, True, verify, cert)
+        options: dict[str, Any] = {"timeout": (timeouts.connect_s, timeouts.read_s), **settings}
+        response = session.send(prepared, allow_redirects=False, **options)
+        history: list[requests.Response] = []
+        while allow_redirects and response.is_redirect:
+            following = response.next
+            if following is None:
+                break
+            history.append(response)
+            response.close()
+            if len(history) > session.max_redirects:
+                raise ProtocolError(
+                    f"too many redirects (more than {session.max_redirects})", target=target
+                )
+            if deadline is not None and time.monotonic() > deadline:
+                raise ReadTimeout("the deadline passed while following redirects", target=target)
+            if not same_origin_redirect(response.request.url or "", following.url or ""):
+                _strip_credentials(following, strip)
+            response = session.send(following, allow_redirects=False, **options)
+        response.history = history
     read_body(response, max_bytes=max_body_bytes, deadline=deadline, target=target)
     return response
 
