@@ -13,12 +13,15 @@ lacks and this module adds:
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +36,7 @@ from ..errors import (
     ConnectError,
     ConnectionLostError,
     ConnectTimeout,
+    DeadlineExceeded,
     PoolTimeout,
     ProtocolError,
     ReadTimeout,
@@ -49,6 +53,7 @@ __all__ = [
     "CREDENTIAL_HEADERS",
     "PooledHTTPAdapter",
     "build_session",
+    "call_deadline",
     "origin",
     "parse_retry_after",
     "read_body",
@@ -60,6 +65,32 @@ __all__ = [
 ]
 
 _CHUNK_BYTES = 64 * 1024
+_WATCHDOG_POLL_S = 0.05
+
+#: The deadline of the request whose auth object is running on this thread (see
+#: :func:`call_deadline`).
+_CALL_DEADLINE: ContextVar[float | None] = ContextVar("syncclients_call_deadline", default=None)
+#: Connections taken from our pools by a hard-deadline :func:`send` on this thread.
+_WATCHED: ContextVar[list[Any] | None] = ContextVar("syncclients_watched_conns", default=None)
+
+
+def call_deadline() -> float | None:
+    """The ``time.monotonic()`` deadline of the request being prepared on this thread.
+
+    :func:`send` sets it while the request's auth object runs, so an auth object that makes
+    a request of its own (an OAuth token fetch) can bound it by the caller's deadline.
+
+    Returns:
+        The instant, or None when the caller has no deadline (or outside :func:`send`).
+    """
+    return _CALL_DEADLINE.get()
+
+
+def _watch(conn: Any) -> Any:
+    watched = _WATCHED.get()
+    if watched is not None:
+        watched.append(conn)
+    return conn
 
 
 def _bounded_pool_classes(pool_timeout_s: float | None) -> dict[str, type[HTTPConnectionPool]]:
@@ -67,11 +98,11 @@ def _bounded_pool_classes(pool_timeout_s: float | None) -> dict[str, type[HTTPCo
 
     class BoundedHTTPConnectionPool(HTTPConnectionPool):
         def _get_conn(self, timeout: float | None = None) -> Any:
-            return super()._get_conn(timeout=pool_timeout_s if timeout is None else timeout)
+            return _watch(super()._get_conn(timeout=pool_timeout_s if timeout is None else timeout))
 
     class BoundedHTTPSConnectionPool(HTTPSConnectionPool):
         def _get_conn(self, timeout: float | None = None) -> Any:
-            return super()._get_conn(timeout=pool_timeout_s if timeout is None else timeout)
+            return _watch(super()._get_conn(timeout=pool_timeout_s if timeout is None else timeout))
 
     return {"http": BoundedHTTPConnectionPool, "https": BoundedHTTPSConnectionPool}
 
@@ -416,6 +447,7 @@ def send(
     verify: bool | str = True,
     cert: str | tuple[str, str] | None = None,
     target: str | None = None,
+    hard_deadline: bool = False,
 ) -> requests.Response:
     """Send one HTTP request and read its whole (bounded) body. No retries, no policy.
 
@@ -446,6 +478,11 @@ def send(
         verify: TLS verification (True, False, or a CA bundle path).
         cert: a client certificate path or (cert, key) pair, or None.
         target: the target to name on errors.
+        hard_deadline: make ``deadline`` bound the whole exchange, also a status line and
+            headers that trickle in one byte per read timeout: at the deadline a watchdog
+            thread shuts the connection's socket down (only on a session from
+            :func:`build_session`; on another session the read timeouts, capped by the
+            caller, are the bound). For rare requests (token fetches): it costs a thread.
 
     Returns:
         The response, body read (``response.content`` is set), connection released;
@@ -453,25 +490,91 @@ def send(
 
     Raises:
         TransportError: connect/read failures, timeouts, TLS, size limit (subclasses).
+        DeadlineExceeded: ``hard_deadline`` and the deadline passed.
         ProtocolError: an undecodable body encoding, too many redirects.
         UsageError: an invalid URL, header or body.
     """
+    if not hard_deadline or deadline is None:
+        return _send(
+            session, method, url, headers, params, json, data, auth, timeouts, max_body_bytes,
+            deadline, allow_redirects, sensitive_headers, verify, cert, target,
+        )  # fmt: skip
+    watched: list[Any] = []
+    done = threading.Event()
+    fired = threading.Event()
+
+    def watchdog() -> None:
+        if done.wait(max(0.0, deadline - time.monotonic())):
+            return
+        fired.set()
+        while not done.is_set():  # a connection may still be connecting: look again
+            for conn in list(watched):
+                sock = getattr(conn, "sock", None)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+            done.wait(_WATCHDOG_POLL_S)
+
+    guard = threading.Thread(target=watchdog, name="syncclients-deadline", daemon=True)
+    reset = _WATCHED.set(watched)
+    guard.start()
+    try:
+        return _send(
+            session, method, url, headers, params, json, data, auth, timeouts, max_body_bytes,
+            deadline, allow_redirects, sensitive_headers, verify, cert, target,
+        )  # fmt: skip
+    except (SyncClientsError, UsageError) as exc:
+        if fired.is_set() and not isinstance(exc, DeadlineExceeded):
+            raise DeadlineExceeded(
+                f"no complete answer before the deadline ({type(exc).__name__} after the "
+                "connection was shut down)",
+                target=target,
+            ) from exc
+        raise
+    finally:
+        done.set()
+        _WATCHED.reset(reset)
+        guard.join(1.0)
+
+
+def _send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None,
+    params: Any,
+    json: Any,
+    data: Any,
+    auth: Any,
+    timeouts: Timeouts,
+    max_body_bytes: int | None,
+    deadline: float | None,
+    allow_redirects: bool,
+    sensitive_headers: Collection[str],
+    verify: bool | str,
+    cert: str | tuple[str, str] | None,
+    target: str | None,
+) -> requests.Response:
     strip = frozenset(h.lower() for h in sensitive_headers)
     auth_header = getattr(auth, "header", None)
     if isinstance(auth_header, str):
         strip |= {auth_header.lower()}
     with translating(target=target, timeouts=timeouts):
-        prepared = session.prepare_request(
-            requests.Request(
-                method,
-                url,
-                headers=dict(headers) if headers else None,
-                params=params or {},
-                json=json,
-                data=data or {},
-                auth=auth,
+        reset = _CALL_DEADLINE.set(deadline)  # for auth objects that fetch a token
+        try:
+            prepared = session.prepare_request(
+                requests.Request(
+                    method,
+                    url,
+                    headers=dict(headers) if headers else None,
+                    params=params or {},
+                    json=json,
+                    data=data or {},
+                    auth=auth,
+                )
             )
-        )
+        finally:
+            _CALL_DEADLINE.reset(reset)
         settings = session.merge_environment_settings(prepared.url, {}, True, verify, cert)
         options: dict[str, Any] = {"timeout": (timeouts.connect_s, timeouts.read_s), **settings}
         response = session.send(prepared, allow_redirects=False, **options)
