@@ -38,6 +38,7 @@ from ..errors import (
     UsageError,
     excerpt,
 )
+from ..redact import redact_text
 from ..resilience import (
     AttemptContext,
     AttemptRecord,
@@ -282,7 +283,8 @@ class HTTPClient:
     ) -> None:
         parts = urlsplit(base_url) if isinstance(base_url, str) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UsageError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+            shown = redact_text(base_url) if isinstance(base_url, str) else repr(base_url)
+            raise UsageError(f"base_url must be an absolute http(s) URL, got {shown!r}")
         if max_response_bytes is not None and max_response_bytes <= 0:
             raise UsageError(f"max_response_bytes must be > 0 or None, got {max_response_bytes}")
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"

@@ -134,3 +134,29 @@ def test_absolute_urls_allowed_per_call_or_per_client(
         assert c.get(f"{other.url}/elsewhere") == {"there": True}
         with pytest.raises(UsageError):
             c.request("GET", f"{other.url}/elsewhere", allow_absolute_url=False)
+
+
+# -- MCP HTTP transports do not follow redirects at all ----------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["http", "sse"])
+def test_mcp_http_transports_never_carry_headers_across_a_redirect(
+    server: LocalHTTPServer, other: LocalHTTPServer, kind: str
+) -> None:
+    from syncclients import MCPClient
+    from syncclients.errors import SyncClientsError
+
+    server.routes[("*", "/mcp")] = _redirect_to(f"{other.url}/mcp", 307)
+    make = MCPClient.http if kind == "http" else MCPClient.sse
+    client = make(
+        f"{server.url}/mcp",
+        headers={"X-API-Key": KEY},
+        auth=BearerAuth(KEY),
+        retry=RetryPolicy.never(),
+        breaker=None,
+        timeouts=(2, 2),
+    )
+    with pytest.raises(SyncClientsError):
+        client.connect()
+    client.close()
+    assert server.requests and other.requests == []
