@@ -17,7 +17,8 @@ a command line hides the same things:
   ``${NAME}`` again, given as a ``{name: value}`` mapping by the caller.
 
 A name is secret-looking when one of its words (split on ``-``, ``_`` and ``.``, compared
-case-insensitively) is in :data:`SECRET_WORDS`, or it is in :data:`SECRET_NAMES`.
+case-insensitively) is in :data:`SECRET_WORDS`, or it is in :data:`SECRET_NAMES`, and it
+is not in :data:`PUBLIC_NAMES` (``Idempotency-Key``, ``token_type``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "MASK",
+    "PUBLIC_NAMES",
     "SECRET_NAMES",
     "SECRET_WORDS",
     "is_secret_name",
@@ -55,6 +57,9 @@ SECRET_NAMES = frozenset(
     {"accesstoken", "authtoken", "clientsecret", "refreshtoken", "privatekey", "sessionid"}
 )
 
+#: Names that look secret by their words but are not (compared without separators).
+PUBLIC_NAMES = frozenset({"idempotencykey", "tokentype", "keyid", "sessiontimeout"})
+
 _SPLIT = re.compile(r"[-_.\s]+")
 # key=value pairs inside a query string or free text (value ends at & # whitespace quote)
 _PAIR = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9_.\-]*)=(?P<value>[^&#\s'\"<>),;]+)")
@@ -78,7 +83,10 @@ def is_secret_name(name: str) -> bool:
     lowered = name.strip().lstrip("-").lower()
     if not lowered:
         return False
-    if _SPLIT.sub("", lowered) in SECRET_NAMES:
+    joined = _SPLIT.sub("", lowered)
+    if joined in PUBLIC_NAMES:
+        return False
+    if joined in SECRET_NAMES:
         return True
     return any(word in SECRET_WORDS for word in _SPLIT.split(lowered) if word)
 

@@ -105,12 +105,13 @@ class BasicAuth(requests.auth.HTTPBasicAuth):
 class _Flight:
     """One token fetch in progress, which other threads wait for."""
 
-    __slots__ = ("done", "error", "token")
+    __slots__ = ("budget_s", "done", "error", "token")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.token: str | None = None
         self.error: BaseException | None = None
+        self.budget_s = 0.0  # the time the fetch was given, in seconds
 
 
 class OAuth2ClientCredentials(requests.auth.AuthBase):
@@ -126,7 +127,8 @@ class OAuth2ClientCredentials(requests.auth.AuthBase):
     comes first, as a total time (a token endpoint that trickles its answer one byte per read
     timeout is cut off, :class:`~syncclients.errors.DeadlineExceeded`). A thread waiting for
     another thread's fetch waits at most until its own deadline, never behind a lock; when
-    that fetch ran out of time and the waiter has time left, the waiter fetches anew.
+    that fetch ran out of time and the waiter has at least half that time left, the waiter
+    fetches anew (otherwise it gets :class:`~syncclients.errors.DeadlineExceeded`).
 
     Args:
         token_url: the token endpoint (https in production).
@@ -250,20 +252,28 @@ class OAuth2ClientCredentials(requests.auth.AuthBase):
             if flight.token is not None:
                 return flight.token
             error = flight.error
-            if isinstance(error, Timeout) and (deadline is None or time.monotonic() < deadline):
-                continue  # that fetch ran out of its caller's time; this caller has some left
-            raise (
-                DeadlineExceeded(
-                    "the token fetch this call waited for failed", target=self.token_url
-                )
-                if error is None
-                else _copy(error)
-            )
+            if isinstance(error, Timeout):
+                left = self.fetch_timeout_s if deadline is None else deadline - time.monotonic()
+                if left >= flight.budget_s / 2:
+                    continue  # that fetch ran out of its caller's time; this caller has more
+                raise DeadlineExceeded(
+                    f"no access token: the token endpoint did not answer within "
+                    f"{flight.budget_s:.3f} s, and {max(0.0, left):.3f} s left is too little to "
+                    "try again",
+                    target=self.token_url,
+                ) from error
+            if error is None:
+                raise DeadlineExceeded("the token fetch this call waited for failed")
+            raise _copy(error)
 
     def _lead(self, flight: _Flight, deadline: float | None) -> str:
-        own = time.monotonic() + self.fetch_timeout_s
+        now = time.monotonic()
+        bound = now + self.fetch_timeout_s
+        if deadline is not None:
+            bound = min(deadline, bound)
+        flight.budget_s = bound - now
         try:
-            flight.token = self._fetch(own if deadline is None else min(deadline, own))
+            flight.token = self._fetch(bound)
             return flight.token
         except BaseException as exc:
             flight.error = exc

@@ -32,6 +32,7 @@ class TricklingTokenServer:
     head: bytes
     body: bytes
     every_s: float = 1.5
+    prompt_after: int | None = None  # connections after this many get the whole answer at once
     connections: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -61,9 +62,9 @@ class TricklingTokenServer:
             except (TimeoutError, OSError):
                 continue
             self.connections += 1
-            self._spawn(self._serve, conn)
+            self._spawn(self._serve, conn, self.connections)
 
-    def _serve(self, conn: socket.socket) -> None:
+    def _serve(self, conn: socket.socket, number: int) -> None:
         with conn:
             conn.settimeout(5)
             data = b""
@@ -74,6 +75,9 @@ class TricklingTokenServer:
                         return
                     data += chunk
             try:
+                if self.prompt_after is not None and number > self.prompt_after:
+                    conn.sendall(self.head + self.body)
+                    return
                 if self.head:
                     conn.sendall(self.head)
                 for i in range(len(self.body)):
@@ -148,7 +152,7 @@ def test_ten_callers_with_deadline_3s_end_within_it(
     assert all(isinstance(e, Timeout) for e in errors), errors
     assert all(SECRET not in str(e) for e in errors)
     assert server.count("GET", "/data") == 0  # no request went out without a token
-    assert slow_token.connections <= 3  # single flight: not one fetch per caller
+    assert slow_token.connections == 1  # single flight: one fetch, nobody retries it late
 
 
 def test_waiter_is_bounded_by_its_own_deadline_not_the_fetch(
@@ -214,3 +218,32 @@ def test_chunked_oversized_token_response_is_cut_at_the_limit(server: LocalHTTPS
     assert small.token(timeout_s=5) == big["access_token"]
     auth.close()
     small.close()
+
+
+def test_waiter_with_more_time_fetches_again_after_the_leader_ran_out() -> None:
+    whole = _response(TOKEN_BODY)
+    srv = TricklingTokenServer(b"", whole, prompt_after=1).start()  # only the 1st is slow
+    try:
+        auth = OAuth2ClientCredentials(srv.url, "cid", SECRET)
+        leader_error: list[BaseException] = []
+
+        def lead() -> None:
+            try:
+                auth.token(timeout_s=0.5)
+            except BaseException as exc:
+                leader_error.append(exc)
+
+        leader = threading.Thread(target=lead)
+        leader.start()
+        deadline = time.monotonic() + 5
+        while srv.connections == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)  # poll (bounded) until the leader's fetch is on the wire
+        started = time.monotonic()
+        assert auth.token(timeout_s=5) == "at-1"
+        assert time.monotonic() - started < 2.0
+        leader.join(10)
+        auth.close()
+        assert len(leader_error) == 1 and isinstance(leader_error[0], DeadlineExceeded)
+        assert srv.connections == 2 and auth.fetch_count == 1
+    finally:
+        srv.stop()

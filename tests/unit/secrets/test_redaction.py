@@ -46,7 +46,9 @@ def test_secret_names(name: str) -> None:
     assert is_secret_name(name)
 
 
-@pytest.mark.parametrize("name", ["page", "q", "keyword", "port", "--verbose", "monkey", ""])
+@pytest.mark.parametrize(
+    "name", ["page", "q", "keyword", "port", "--verbose", "monkey", "", "Idempotency-Key"]
+)
 def test_ordinary_names(name: str) -> None:
     assert not is_secret_name(name)
 
