@@ -685,11 +685,9 @@ def cmd_servers(ctx: _Context) -> int:
         entries = load_servers(args.config)
     rows = []
     for name, entry in entries.items():
-        if entry.command is not None:
-            target = shlex.join([entry.command, *entry.args])
-            rows.append({"server": name, "transport": "stdio", "target": target})
-        else:
-            rows.append({"server": name, "transport": "http", "target": entry.url or ""})
+        # secrets hidden: --token-like values, secret query values, ${VAR} expansions
+        transport = "stdio" if entry.command is not None else "http"
+        rows.append({"server": name, "transport": transport, "target": entry.display_target()})
     if args.json:
         _print_json(rows, ctx.out)
     else:

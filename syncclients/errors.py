@@ -68,6 +68,8 @@ from typing import TYPE_CHECKING, Any
 
 from circuitbreaker import CircuitBreakerError as _CircuitBreakerError
 
+from .redact import redact_text
+
 if TYPE_CHECKING:
     import grpc
     import requests
@@ -128,11 +130,17 @@ def excerpt(data: bytes | str | None, limit: int = EXCERPT_CHARS) -> str:
 class SyncClientsError(Exception):
     """Root of every run-time failure raised by syncclients.
 
+    The message and target pass through :func:`syncclients.redact.redact_text`: URL
+    userinfo, secret-looking query values (``api_key=***``) and ``Authorization`` values
+    never reach a log through an error of ours.
+
     Attributes:
         target: what was being called (a base URL, a gRPC target, an MCP server name), or None.
     """
 
     def __init__(self, message: str, *, target: str | None = None) -> None:
+        message = redact_text(message)
+        target = None if target is None else redact_text(target)
         super().__init__(message)
         self.message = message
         self.target = target

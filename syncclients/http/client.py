@@ -4,13 +4,14 @@ budgeted retries, a circuit breaker and deadlines, on ``requests``."""
 from __future__ import annotations
 
 import json as _json
+import re
 import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 
@@ -36,6 +37,7 @@ from ..errors import (
     UsageError,
     excerpt,
 )
+from ..redact import redact_text
 from ..resilience import (
     AttemptContext,
     CircuitBreaker,
@@ -45,7 +47,7 @@ from ..resilience import (
     RetryBudget,
 )
 from ..resilience.stats import CallStats, ClientMetrics
-from ..transports.http import build_session, parse_retry_after, redact_url, send
+from ..transports.http import build_session, origin, parse_retry_after, redact_url, send
 from .headers import check_header, check_headers
 
 __all__ = ["ClientMetrics", "HTTPClient", "HealthReport", "parse_retry_after"]
@@ -56,6 +58,51 @@ TimeoutArg = Timeouts | float | tuple[float | None, float | None] | None
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 #: Statuses retried for idempotent requests.
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+_ENCODED_DOT = re.compile(r"%2e", re.IGNORECASE)
+
+
+def resolve_path(base_url: str, path: str, *, allow_absolute: bool) -> str:
+    """The URL a request ``path`` names under ``base_url`` (RFC 3986 section 5.2).
+
+    A path is always relative to ``base_url`` (a leading ``/`` is dropped, so ``"/items"``
+    and ``"items"`` both name ``base_url + "items"``), and a colon in its first segment is
+    part of the path (``"items:search"``, Google's custom methods), not a URL scheme.
+
+    Args:
+        base_url: the client's base URL, ending with ``/``.
+        path: the request path, or an absolute ``http(s)://`` URL.
+        allow_absolute: allow an absolute URL, a network-path reference (``//host/x``), or a
+            path whose dot segments (``..``, also percent-encoded) leave ``base_url``.
+
+    Returns:
+        The absolute URL.
+
+    Raises:
+        UsageError: ``path`` leaves ``base_url`` (another origin, or above its path) and
+            ``allow_absolute`` is False; the client's credentials would go with it.
+    """
+    if _ABSOLUTE.match(path) or path.startswith("//"):
+        url = urljoin(base_url, path)
+    else:
+        relative = path.lstrip("/")
+        if ":" in relative.split("/", 1)[0]:
+            relative = "./" + relative  # RFC 3986 section 4.2: a colon in the first segment
+        url = urljoin(base_url, relative)
+    if allow_absolute:
+        return url
+    base = urlsplit(base_url)
+    decoded = urljoin(base_url, _ENCODED_DOT.sub(".", urlunsplit(("", "", *urlsplit(url)[2:]))))
+    inside = all(
+        origin(candidate) == origin(base_url) and urlsplit(candidate).path.startswith(base.path)
+        for candidate in (url, decoded)
+    )
+    if not inside:
+        raise UsageError(
+            f"path {redact_url(path)!r} leaves the base URL {redact_url(base_url)!r}; the "
+            "client's credentials would go with it. Pass allow_absolute_urls=True to allow it."
+        )
+    return url
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +164,15 @@ class HTTPClient:
         tenant_id: a tenant identifier sent in ``tenant_header`` on every request, or None.
         tenant_header: the header name for ``tenant_id``.
         max_response_bytes: the largest response body accepted, in bytes; None: no limit.
-        follow_redirects: follow redirects (requests drops Authorization across hosts).
+        follow_redirects: follow redirects. Credential headers (``Authorization``,
+            ``Proxy-Authorization``, ``Cookie``, the ``APIKeyAuth`` header, every header with
+            a secret-looking name such as ``X-API-Key``, and ``sensitive_headers``) are
+            dropped when a redirect leaves the request's origin (RFC 9110 section 15.4).
+        sensitive_headers: more header names to drop on a cross-origin redirect.
+        allow_absolute_urls: allow request paths that are absolute URLs or leave
+            ``base_url`` (``//host/x``, ``..``); by default they raise UsageError, because
+            the client's auth and headers would go with them. Per call: ``request(...,
+            allow_absolute_url=True)``.
         verify: TLS verification: True, False, or a CA bundle path.
         cert: a client certificate path or (cert, key) pair for mutual TLS.
         hooks: called with an :class:`~syncclients.AttemptRecord` per attempt; None: log.
@@ -147,6 +202,8 @@ class HTTPClient:
         tenant_header: str = "X-Tenant-ID",
         max_response_bytes: int | None = 10 * 1024 * 1024,
         follow_redirects: bool = True,
+        sensitive_headers: Sequence[str] = (),
+        allow_absolute_urls: bool = False,
         verify: bool | str = True,
         cert: str | tuple[str, str] | None = None,
         hooks: Sequence[Hook] | None = None,
@@ -155,7 +212,8 @@ class HTTPClient:
     ) -> None:
         parts = urlsplit(base_url) if isinstance(base_url, str) else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UsageError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+            shown = redact_text(base_url) if isinstance(base_url, str) else repr(base_url)
+            raise UsageError(f"base_url must be an absolute http(s) URL, got {shown!r}")
         if max_response_bytes is not None and max_response_bytes <= 0:
             raise UsageError(f"max_response_bytes must be > 0 or None, got {max_response_bytes}")
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
@@ -170,6 +228,8 @@ class HTTPClient:
         self.auth = auth
         self.max_response_bytes = max_response_bytes
         self.follow_redirects = follow_redirects
+        self.allow_absolute_urls = allow_absolute_urls
+        self.sensitive_headers = frozenset(h.lower() for h in sensitive_headers)
         self.verify = verify
         self.cert = cert
         self._own_session = session is None
@@ -217,12 +277,15 @@ class HTTPClient:
         idempotent: bool | None = None,
         deadline_s: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         retry: RetryPolicy | UseClientDefault = USE_CLIENT_DEFAULT,
+        allow_absolute_url: bool | None = None,
     ) -> requests.Response:
         """Send a request under the client's policies and return the response.
 
         Args:
             method: the HTTP method (any case).
-            path: a path relative to ``base_url`` (``"items/1"``) or an absolute URL.
+            path: a path relative to ``base_url`` (``"items/1"``, ``"items:search"``); an
+                absolute URL, ``//host/x`` or a ``..`` that leaves ``base_url`` only with
+                ``allow_absolute_url`` (see :func:`resolve_path`).
             params: query parameters (a mapping or pairs), as requests takes them.
             json: a JSON-serialisable body, or None for none.
             data: a form mapping, bytes or str body, or None. Use only one of json/data.
@@ -235,6 +298,8 @@ class HTTPClient:
             deadline_s: the overall deadline of this call in seconds; None: no deadline;
                 default the retry policy's ``deadline_s``.
             retry: a retry policy for this call only.
+            allow_absolute_url: allow a path that leaves ``base_url`` for this call; None:
+                the client's ``allow_absolute_urls``.
 
         Returns:
             The :class:`requests.Response`, status 2xx, body read (``.content``, ``.json()``).
@@ -246,12 +311,14 @@ class HTTPClient:
             Timeout: ConnectTimeout, ReadTimeout, PoolTimeout or DeadlineExceeded.
             ResponseTooLargeError: the body exceeded ``max_response_bytes``.
             ProtocolError: a malformed response.
-            UsageError: invalid arguments or headers, or a closed client.
+            UsageError: invalid arguments or headers, a path that leaves ``base_url``
+                without ``allow_absolute_url``, or a closed client.
         """
         if self._closed:
             raise UsageError("this HTTPClient is closed")
         method = method.upper()
-        url = urljoin(self.base_url, path.lstrip("/")) if "://" not in path else path
+        allow = self.allow_absolute_urls if allow_absolute_url is None else allow_absolute_url
+        url = resolve_path(self.base_url, path, allow_absolute=allow)
         merged = dict(self.headers)
         merged.update(check_headers(headers))
         request_id = (
@@ -484,11 +551,11 @@ class HTTPClient:
             A :class:`HealthReport`; transport failures are reported, not raised.
 
         Raises:
-            UsageError: the client is closed.
+            UsageError: the client is closed, or ``path`` leaves ``base_url``.
         """
         if self._closed:
             raise UsageError("this HTTPClient is closed")
-        url = urljoin(self.base_url, path.lstrip("/"))
+        url = resolve_path(self.base_url, path, allow_absolute=self.allow_absolute_urls)
         headers = dict(self.headers)
         headers.setdefault("X-Request-ID", uuid.uuid4().hex)
         started = time.monotonic()
@@ -570,6 +637,7 @@ class HTTPClient:
             max_body_bytes=self.max_response_bytes,
             deadline=ctx.deadline,
             allow_redirects=self.follow_redirects,
+            sensitive_headers=self.sensitive_headers,
             verify=self.verify,
             cert=self.cert,
             target=self.target,

@@ -42,6 +42,7 @@ from ..errors import (
     TransportError,
     UsageError,
 )
+from ..redact import redact_text
 from ..resilience import (
     AttemptContext,
     CircuitBreaker,
@@ -241,6 +242,7 @@ class MCPClient:
         era: Era = "auto",
         stderr_tail_lines: int = 40,
         shutdown_grace_s: float = 2.0,
+        secret_values: Mapping[str, str] | None = None,
         **options: Any,
     ) -> MCPClient:
         """A client for a server started as a subprocess (MCP transports "stdio").
@@ -256,6 +258,8 @@ class MCPClient:
             era: see :class:`MCPClient`.
             stderr_tail_lines: stderr lines kept for error messages.
             shutdown_grace_s: seconds per shutdown step.
+            secret_values: ``{VAR: value}`` expanded from ``${VAR}`` in a config file: shown
+                as ``${VAR}`` wherever the command line is printed; None: none.
             **options: any other :class:`MCPClient` keyword (callbacks, timeouts, ...).
 
         Returns:
@@ -274,6 +278,7 @@ class MCPClient:
                 stderr_tail_lines=stderr_tail_lines,
                 shutdown_grace_s=shutdown_grace_s,
                 name=options.get("name"),
+                secret_values=secret_values,
             )
 
         factory()  # validate the arguments now (starts nothing)
@@ -404,8 +409,9 @@ class MCPClient:
         options.setdefault("name", entry.name)
         if entry.command is not None:
             return cls.stdio(
-                [entry.command, *entry.args], env=entry.env or None, cwd=entry.cwd, **options
-            )
+                [entry.command, *entry.args], env=entry.env or None, cwd=entry.cwd,
+                secret_values=entry.expanded, **options,
+            )  # fmt: skip
         if entry.url is None:
             raise UsageError(f"mcpServers entry {entry.name!r} has neither command nor url")
         if str(entry.raw.get("type", "")).lower() == "sse":
@@ -452,7 +458,7 @@ class MCPClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"MCPClient({self.target!r}, era={self._era!r})"
+        return f"MCPClient({redact_text(self.target)!r}, era={self._era!r})"
 
     @property
     def target(self) -> str:

@@ -9,7 +9,9 @@ Code)::
                  "headers": {"Authorization": "Bearer ${DOCS_TOKEN}"}}
     }}
 
-``${VAR}`` and ``${VAR:-default}`` in string values are expanded from the environment.
+``${VAR}`` and ``${VAR:-default}`` in string values are expanded from the environment. The
+entry remembers what each expanded, so that :meth:`ServerEntry.display_target`, its
+``repr()`` and our errors show ``${VAR}`` (or ``***``), never the value.
 
 VS Code's format (``.vscode/mcp.json``) is read too: the servers are under ``"servers"``
 instead of ``"mcpServers"``, each with a ``type`` of ``"stdio"`` (``command``, ``args``,
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..redact import MASK, is_secret_name, redact_command, redact_url
 
 __all__ = [
     "ServerEntry",
@@ -65,6 +68,8 @@ class ServerEntry:
         url: the HTTP endpoint, or None.
         headers: HTTP headers.
         raw: the entry as read (after expansion).
+        expanded: ``{VAR: value}`` for every ``${VAR}`` expanded in the entry (from the
+            environment or the default), so that what we print shows ``${VAR}`` instead.
     """
 
     name: str
@@ -75,25 +80,46 @@ class ServerEntry:
     url: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    expanded: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def display_target(self) -> str:
+        """The command line or URL for humans: secrets hidden (see :mod:`syncclients.redact`),
+        expanded ``${VAR}`` values shown as ``${VAR}``."""
+        if self.command is not None:
+            return redact_command([self.command, *self.args], known=self.expanded)
+        return redact_url(self.url or "", known=self.expanded)
+
+    def __repr__(self) -> str:
+        env = {
+            k: MASK if k in self.expanded or is_secret_name(k) else v for k, v in self.env.items()
+        }
+        headers = {k: MASK for k in self.headers}
+        return (
+            f"ServerEntry(name={self.name!r}, target={self.display_target()!r}, env={env!r}, "
+            f"cwd={self.cwd!r}, headers={headers!r})"
+        )
 
 
-def _expand(value: Any, where: str) -> Any:
+def _expand(value: Any, where: str, seen: dict[str, str] | None = None) -> Any:
+    """``value`` with ``${VAR}`` expanded; each expansion is recorded in ``seen``."""
     if isinstance(value, str):
 
         def sub(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             found = os.environ.get(name)
-            if found is not None:
-                return found
-            if default is not None:
-                return default
-            raise UsageError(f"{where}: environment variable {name} is not set")
+            if found is None:
+                found = default
+            if found is None:
+                raise UsageError(f"{where}: environment variable {name} is not set")
+            if seen is not None and found:
+                seen[name] = found
+            return found
 
         return _VAR.sub(sub, value)
     if isinstance(value, list):
-        return [_expand(v, where) for v in value]
+        return [_expand(v, where, seen) for v in value]
     if isinstance(value, dict):
-        return {k: _expand(v, where) for k, v in value.items()}
+        return {k: _expand(v, where, seen) for k, v in value.items()}
     return value
 
 
@@ -123,7 +149,8 @@ def parse_entry(name: str, entry: Any, where: str) -> ServerEntry:
     if not isinstance(entry, dict):
         raise UsageError(f"{where}: must be an object")
     _check_vscode_entry(entry, where)
-    entry = _expand(entry, where)
+    expanded: dict[str, str] = {}
+    entry = _expand(entry, where, expanded)
     command, url = entry.get("command"), entry.get("url")
     if isinstance(command, str) and command:
         args = entry.get("args") or []
@@ -134,10 +161,12 @@ def parse_entry(name: str, entry: Any, where: str) -> ServerEntry:
             raise UsageError(f"{where}: 'cwd' must be a string")
         return ServerEntry(
             name, command=command, args=tuple(args), env=_str_map(entry, "env", where),
-            cwd=cwd, raw=entry,
+            cwd=cwd, raw=entry, expanded=expanded,
         )  # fmt: skip
     if isinstance(url, str) and url:
-        return ServerEntry(name, url=url, headers=_str_map(entry, "headers", where), raw=entry)
+        return ServerEntry(
+            name, url=url, headers=_str_map(entry, "headers", where), raw=entry, expanded=expanded
+        )
     raise UsageError(f"{where}: needs a 'command' (stdio) or a 'url' (HTTP)")
 
 

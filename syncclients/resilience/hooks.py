@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from ..errors import GRPCStatusError, HTTPStatusError, MCPError, UsageError
+from ..redact import redact_text
 
 __all__ = ["AttemptRecord", "Hook", "LoggingHook", "emit", "is_client_error"]
 
@@ -148,7 +149,9 @@ class LoggingHook:
             level = logging.WARNING
         if not self._logger.isEnabledFor(level):
             return
-        error = f"{type(record.error).__name__}: {record.error}" if record.error else ""
+        error = (
+            redact_text(f"{type(record.error).__name__}: {record.error}") if record.error else ""
+        )
         extra = {
             "syncclients.target": record.target,
             "syncclients.operation": record.operation,

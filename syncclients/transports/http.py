@@ -13,14 +13,17 @@ lacks and this module adds:
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
@@ -33,6 +36,7 @@ from ..errors import (
     ConnectError,
     ConnectionLostError,
     ConnectTimeout,
+    DeadlineExceeded,
     PoolTimeout,
     ProtocolError,
     ReadTimeout,
@@ -42,19 +46,51 @@ from ..errors import (
     TransportError,
     UsageError,
 )
+from ..redact import is_secret_name, redact_text
+from ..redact import strip_url as redact_url
 
 __all__ = [
+    "CREDENTIAL_HEADERS",
     "PooledHTTPAdapter",
     "build_session",
+    "call_deadline",
+    "origin",
     "parse_retry_after",
     "read_body",
     "redact_url",
+    "same_origin_redirect",
     "send",
     "translate_exception",
     "translating",
 ]
 
 _CHUNK_BYTES = 64 * 1024
+_WATCHDOG_POLL_S = 0.05
+
+#: The deadline of the request whose auth object is running on this thread (see
+#: :func:`call_deadline`).
+_CALL_DEADLINE: ContextVar[float | None] = ContextVar("syncclients_call_deadline", default=None)
+#: Connections taken from our pools by a hard-deadline :func:`send` on this thread.
+_WATCHED: ContextVar[list[Any] | None] = ContextVar("syncclients_watched_conns", default=None)
+
+
+def call_deadline() -> float | None:
+    """The ``time.monotonic()`` deadline of the request being prepared on this thread.
+
+    :func:`send` sets it while the request's auth object runs, so an auth object that makes
+    a request of its own (an OAuth token fetch) can bound it by the caller's deadline.
+
+    Returns:
+        The instant, or None when the caller has no deadline (or outside :func:`send`).
+    """
+    return _CALL_DEADLINE.get()
+
+
+def _watch(conn: Any) -> Any:
+    watched = _WATCHED.get()
+    if watched is not None:
+        watched.append(conn)
+    return conn
 
 
 def _bounded_pool_classes(pool_timeout_s: float | None) -> dict[str, type[HTTPConnectionPool]]:
@@ -62,11 +98,11 @@ def _bounded_pool_classes(pool_timeout_s: float | None) -> dict[str, type[HTTPCo
 
     class BoundedHTTPConnectionPool(HTTPConnectionPool):
         def _get_conn(self, timeout: float | None = None) -> Any:
-            return super()._get_conn(timeout=pool_timeout_s if timeout is None else timeout)
+            return _watch(super()._get_conn(timeout=pool_timeout_s if timeout is None else timeout))
 
     class BoundedHTTPSConnectionPool(HTTPSConnectionPool):
         def _get_conn(self, timeout: float | None = None) -> Any:
-            return super()._get_conn(timeout=pool_timeout_s if timeout is None else timeout)
+            return _watch(super()._get_conn(timeout=pool_timeout_s if timeout is None else timeout))
 
     return {"http": BoundedHTTPConnectionPool, "https": BoundedHTTPSConnectionPool}
 
@@ -169,7 +205,7 @@ def translate_exception(
     Returns:
         The exception to raise instead (chain it with ``from exc``).
     """
-    msg = f"{type(exc).__name__}: {exc}"
+    msg = redact_text(f"{type(exc).__name__}: {exc}")  # urllib3 quotes the URL and query
     chain = _innermost(exc)
     connect_s = timeouts.connect_s if timeouts else None
     read_s = timeouts.read_s if timeouts else None
@@ -344,6 +380,55 @@ def read_body(
         response.close()  # returns the connection to the pool once the body is read
 
 
+#: Headers that carry credentials whatever their name says (besides secret-looking names).
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """The origin of a URL (RFC 6454 section 4): scheme, host, port (default port filled in).
+
+    Returns:
+        ``(scheme, host, port)``, lower-cased; port None for an unknown scheme without one,
+        -1 for a malformed one.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def same_origin_redirect(old_url: str, new_url: str) -> bool:
+    """Whether a redirect from ``old_url`` to ``new_url`` stays within one origin (RFC 6454).
+
+    As requests does, an upgrade from ``http`` to ``https`` on the same host with default
+    ports counts as the same origin (the credentials already went in clear text).
+    """
+    old, new = origin(old_url), origin(new_url)
+    if old == new:
+        return True
+    return old == ("http", new[1], 80) and new == ("https", old[1], 443)
+
+
+def _strip_credentials(
+    request: requests.PreparedRequest, sensitive_headers: frozenset[str]
+) -> list[str]:
+    """Drop every credential header from a request about to leave its origin."""
+    dropped = [
+        name
+        for name in list(request.headers)
+        if name.lower() in CREDENTIAL_HEADERS
+        or name.lower() in sensitive_headers
+        or is_secret_name(name)
+    ]
+    for name in dropped:
+        del request.headers[name]
+    return dropped
+
+
 def send(
     session: requests.Session,
     method: str,
@@ -358,11 +443,22 @@ def send(
     max_body_bytes: int | None,
     deadline: float | None = None,
     allow_redirects: bool = True,
+    sensitive_headers: Collection[str] = (),
     verify: bool | str = True,
     cert: str | tuple[str, str] | None = None,
     target: str | None = None,
+    hard_deadline: bool = False,
 ) -> requests.Response:
     """Send one HTTP request and read its whole (bounded) body. No retries, no policy.
+
+    Redirects are followed one hop at a time (requests builds each next request: method
+    rewrite, cookies, its own Authorization rule); when a hop leaves the origin of the
+    previous one, every credential header is dropped from it: ``Authorization``,
+    ``Proxy-Authorization``, ``Cookie``, headers with a secret-looking name (``X-API-Key``,
+    ``X-Auth-Token``, see :func:`syncclients.redact.is_secret_name`), the header of an auth
+    object with a ``header`` attribute (:class:`~syncclients.http.auth.APIKeyAuth`) and
+    ``sensitive_headers``. requests alone drops only ``Authorization`` (RFC 9110 section
+    15.4 leaves it to the client). Auth objects are applied once, to the first request.
 
     Args:
         session: the pooled session (see :func:`build_session`).
@@ -373,37 +469,132 @@ def send(
         json: a JSON-serialisable body, or None.
         data: a form/bytes body, or None.
         auth: a requests auth object, or None.
-        timeouts: connect and read limits in seconds.
+        timeouts: connect and read limits in seconds (per hop).
         max_body_bytes: the response size limit in bytes, or None.
-        deadline: a ``time.monotonic()`` instant bounding the body read, or None.
-        allow_redirects: follow redirects as requests does.
+        deadline: a ``time.monotonic()`` instant bounding the body read and the redirect
+            chain, or None.
+        allow_redirects: follow redirects (at most ``session.max_redirects`` hops).
+        sensitive_headers: more header names (any case) dropped on a cross-origin redirect.
         verify: TLS verification (True, False, or a CA bundle path).
         cert: a client certificate path or (cert, key) pair, or None.
         target: the target to name on errors.
+        hard_deadline: make ``deadline`` bound the whole exchange, also a status line and
+            headers that trickle in one byte per read timeout: at the deadline a watchdog
+            thread shuts the connection's socket down (only on a session from
+            :func:`build_session`; on another session the read timeouts, capped by the
+            caller, are the bound). For rare requests (token fetches): it costs a thread.
 
     Returns:
-        The response, body read (``response.content`` is set), connection released.
+        The response, body read (``response.content`` is set), connection released;
+        ``response.history`` holds the redirect responses (bodies not kept).
 
     Raises:
         TransportError: connect/read failures, timeouts, TLS, size limit (subclasses).
+        DeadlineExceeded: ``hard_deadline`` and the deadline passed.
         ProtocolError: an undecodable body encoding, too many redirects.
         UsageError: an invalid URL, header or body.
     """
+    if not hard_deadline or deadline is None:
+        return _send(
+            session, method, url, headers, params, json, data, auth, timeouts, max_body_bytes,
+            deadline, allow_redirects, sensitive_headers, verify, cert, target,
+        )  # fmt: skip
+    watched: list[Any] = []
+    done = threading.Event()
+    fired = threading.Event()
+
+    def watchdog() -> None:
+        if done.wait(max(0.0, deadline - time.monotonic())):
+            return
+        fired.set()
+        while not done.is_set():  # a connection may still be connecting: look again
+            for conn in list(watched):
+                sock = getattr(conn, "sock", None)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+            done.wait(_WATCHDOG_POLL_S)
+
+    guard = threading.Thread(target=watchdog, name="syncclients-deadline", daemon=True)
+    reset = _WATCHED.set(watched)
+    guard.start()
+    try:
+        return _send(
+            session, method, url, headers, params, json, data, auth, timeouts, max_body_bytes,
+            deadline, allow_redirects, sensitive_headers, verify, cert, target,
+        )  # fmt: skip
+    except (SyncClientsError, UsageError) as exc:
+        if fired.is_set() and not isinstance(exc, DeadlineExceeded):
+            raise DeadlineExceeded(
+                f"no complete answer before the deadline ({type(exc).__name__} after the "
+                "connection was shut down)",
+                target=target,
+            ) from exc
+        raise
+    finally:
+        done.set()
+        _WATCHED.reset(reset)
+        guard.join(1.0)
+
+
+def _send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    headers: Mapping[str, str] | None,
+    params: Any,
+    json: Any,
+    data: Any,
+    auth: Any,
+    timeouts: Timeouts,
+    max_body_bytes: int | None,
+    deadline: float | None,
+    allow_redirects: bool,
+    sensitive_headers: Collection[str],
+    verify: bool | str,
+    cert: str | tuple[str, str] | None,
+    target: str | None,
+) -> requests.Response:
+    strip = frozenset(h.lower() for h in sensitive_headers)
+    auth_header = getattr(auth, "header", None)
+    if isinstance(auth_header, str):
+        strip |= {auth_header.lower()}
     with translating(target=target, timeouts=timeouts):
-        response = session.request(
-            method,
-            url,
-            headers=dict(headers) if headers else None,
-            params=params,
-            json=json,
-            data=data,
-            auth=auth,
-            timeout=(timeouts.connect_s, timeouts.read_s),
-            stream=True,
-            allow_redirects=allow_redirects,
-            verify=verify,
-            cert=cert,
-        )
+        reset = _CALL_DEADLINE.set(deadline)  # for auth objects that fetch a token
+        try:
+            prepared = session.prepare_request(
+                requests.Request(
+                    method,
+                    url,
+                    headers=dict(headers) if headers else None,
+                    params=params or {},
+                    json=json,
+                    data=data or {},
+                    auth=auth,
+                )
+            )
+        finally:
+            _CALL_DEADLINE.reset(reset)
+        settings = session.merge_environment_settings(prepared.url, {}, True, verify, cert)
+        options: dict[str, Any] = {"timeout": (timeouts.connect_s, timeouts.read_s), **settings}
+        response = session.send(prepared, allow_redirects=False, **options)
+        history: list[requests.Response] = []
+        while allow_redirects and response.is_redirect:
+            following = response.next
+            if following is None:
+                break
+            history.append(response)
+            response.close()
+            if len(history) > session.max_redirects:
+                raise ProtocolError(
+                    f"too many redirects (more than {session.max_redirects})", target=target
+                )
+            if deadline is not None and time.monotonic() > deadline:
+                raise ReadTimeout("the deadline passed while following redirects", target=target)
+            if not same_origin_redirect(response.request.url or "", following.url or ""):
+                _strip_credentials(following, strip)
+            response = session.send(following, allow_redirects=False, **options)
+        response.history = history
     read_body(response, max_bytes=max_body_bytes, deadline=deadline, target=target)
     return response
 
@@ -431,12 +622,3 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None  # RFC 9110 dates are GMT; a zone-less date is not one
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
-
-
-def redact_url(url: str) -> str:
-    """The URL without userinfo, query or fragment: safe for logs and error messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))

@@ -14,7 +14,6 @@ import collections
 import contextlib
 import logging
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from ..errors import (
 )
 from ..mcp.messages import Message, decode, encode
 from ..mcp.transport import MessageSink, SendContext, Transport
+from ..redact import redact_command
 
 __all__ = ["DEFAULT_INHERITED_ENV_VARS", "StdioTransport", "default_environment"]
 
@@ -78,6 +78,9 @@ class StdioTransport(Transport):
         exit_grace_s: after the process exits, the most seconds to wait for stdout to reach
             end of file before in-flight calls are failed (grandchildren holding the pipe).
         name: the server's name for errors and logs (``.target``); None: the command line.
+        secret_values: ``{VAR: value}`` of values expanded from ``${VAR}`` in a config file,
+            shown as ``${VAR}`` wherever the command line is printed (values after
+            ``--token``-like flags are hidden anyway, see :mod:`syncclients.redact`).
 
     Raises:
         UsageError: ``command`` is empty or not a list of strings.
@@ -95,6 +98,7 @@ class StdioTransport(Transport):
         shutdown_grace_s: float = 2.0,
         exit_grace_s: float = 0.25,
         name: str | None = None,
+        secret_values: Mapping[str, str] | None = None,
     ) -> None:
         if isinstance(command, str) or not command or not all(isinstance(c, str) for c in command):
             raise UsageError(f"command must be a non-empty list of strings, got {command!r}")
@@ -105,9 +109,7 @@ class StdioTransport(Transport):
         self.command = list(command)
         self.env = dict(env or {})
         self.cwd = None if cwd is None else os.fspath(cwd)
-        self.command_line = shlex.join(self.command)
-        if len(self.command_line) > 120:
-            self.command_line = self.command_line[:117] + "..."
+        self.command_line = redact_command(self.command, known=secret_values, limit=120)
         self.target = name or self.command_line
         self.shutdown_grace_s = shutdown_grace_s
         self.exit_grace_s = exit_grace_s
