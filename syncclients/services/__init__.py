@@ -1,0 +1,38 @@
+"""Clients for the platform's services, each on :class:`~syncclients.HTTPClient`.
+
+See ``shared/docs/platform-services.md`` for the contract and the README section
+"Platform services" for the choices made where the contract is inconsistent.
+"""
+
+from .adaptor import AdaptorServiceClient, ExecutionResult, IntegrationStatus, OperationResult
+from .base import DEFAULT_BREAKER, DEFAULT_RETRY, ServiceClient, ServiceHealth
+from .model_orchestrator import (
+    EntitiesResult,
+    Entity,
+    GeneratedResponse,
+    IntentResult,
+    ModelOrchestratorClient,
+    ModelStatus,
+    SentimentResult,
+)
+from .settings import SERVICES, ServiceSettings
+
+__all__ = [
+    "DEFAULT_BREAKER",
+    "DEFAULT_RETRY",
+    "SERVICES",
+    "AdaptorServiceClient",
+    "EntitiesResult",
+    "Entity",
+    "ExecutionResult",
+    "GeneratedResponse",
+    "IntegrationStatus",
+    "IntentResult",
+    "ModelOrchestratorClient",
+    "ModelStatus",
+    "OperationResult",
+    "SentimentResult",
+    "ServiceClient",
+    "ServiceHealth",
+    "ServiceSettings",
+]
