@@ -5,6 +5,7 @@ See ``shared/docs/platform-services.md`` for the contract and the README section
 """
 
 from .adaptor import AdaptorServiceClient, ExecutionResult, IntegrationStatus, OperationResult
+from .analytics import AnalyticsClient, AnalyticsEvent, AnalyticsMetrics, IngestResult
 from .base import DEFAULT_BREAKER, DEFAULT_RETRY, ServiceClient, ServiceHealth
 from .model_orchestrator import (
     EntitiesResult,
@@ -16,16 +17,22 @@ from .model_orchestrator import (
     SentimentResult,
 )
 from .settings import SERVICES, ServiceSettings
+from .spool import FileSpool
 
 __all__ = [
     "DEFAULT_BREAKER",
     "DEFAULT_RETRY",
     "SERVICES",
     "AdaptorServiceClient",
+    "AnalyticsClient",
+    "AnalyticsEvent",
+    "AnalyticsMetrics",
     "EntitiesResult",
     "Entity",
     "ExecutionResult",
+    "FileSpool",
     "GeneratedResponse",
+    "IngestResult",
     "IntegrationStatus",
     "IntentResult",
     "ModelOrchestratorClient",

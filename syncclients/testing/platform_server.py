@@ -46,6 +46,8 @@ class Fault:
         delay_s: wait this long before handling, seconds (ends early when the server stops).
         drop: close the connection without answering (the client sees a reset).
         malformed: answer 200 with ``Content-Type: application/json`` and a broken body.
+        lose_reply: handle the request (its effects happen), then reset the connection
+            instead of answering: the client cannot know it was processed.
         times: how many matching requests it applies to; None: until cleared.
     """
 
@@ -56,6 +58,7 @@ class Fault:
     delay_s: float = 0.0
     drop: bool = False
     malformed: bool = False
+    lose_reply: bool = False
     times: int | None = None
     hits: int = 0
 
@@ -93,6 +96,16 @@ class _HTTPServer(ThreadingHTTPServer):
             self.owner._connections.add(conn)
         return conn, addr
 
+    def shutdown_request(self, request: Any) -> None:
+        with self.owner._lock:
+            self.owner._connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return  # a client that went away (or our own restart): not a server bug
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -126,6 +139,8 @@ class _Handler(BaseHTTPRequestHandler):
             reply = owner._dispatch(seen, self.command, path)
         except Exception as exc:  # a bug in a handler: answer 500, like a real service
             reply = _Reply(500, {"message": f"server error: {type(exc).__name__}"})
+        if fault is not None and fault.lose_reply:
+            return self._drop()
         self._send_json(reply)
 
     def _drop(self) -> None:
