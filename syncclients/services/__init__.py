@@ -7,6 +7,7 @@ See ``shared/docs/platform-services.md`` for the contract and the README section
 from .adaptor import AdaptorServiceClient, ExecutionResult, IntegrationStatus, OperationResult
 from .analytics import AnalyticsClient, AnalyticsEvent, AnalyticsMetrics, IngestResult
 from .base import DEFAULT_BREAKER, DEFAULT_RETRY, ServiceClient, ServiceHealth
+from .cache import CacheClient, CacheLookup, CacheWrite
 from .model_orchestrator import (
     EntitiesResult,
     Entity,
@@ -16,6 +17,7 @@ from .model_orchestrator import (
     ModelStatus,
     SentimentResult,
 )
+from .security import AuthorizationDecision, SecurityHubClient, TokenValidation
 from .settings import SERVICES, ServiceSettings
 from .spool import FileSpool
 
@@ -27,6 +29,10 @@ __all__ = [
     "AnalyticsClient",
     "AnalyticsEvent",
     "AnalyticsMetrics",
+    "AuthorizationDecision",
+    "CacheClient",
+    "CacheLookup",
+    "CacheWrite",
     "EntitiesResult",
     "Entity",
     "ExecutionResult",
@@ -38,8 +44,10 @@ __all__ = [
     "ModelOrchestratorClient",
     "ModelStatus",
     "OperationResult",
+    "SecurityHubClient",
     "SentimentResult",
     "ServiceClient",
     "ServiceHealth",
     "ServiceSettings",
+    "TokenValidation",
 ]
