@@ -8,6 +8,14 @@ from .adaptor import AdaptorServiceClient, ExecutionResult, IntegrationStatus, O
 from .analytics import AnalyticsClient, AnalyticsEvent, AnalyticsMetrics, IngestResult
 from .base import DEFAULT_BREAKER, DEFAULT_RETRY, ServiceClient, ServiceHealth
 from .cache import CacheClient, CacheLookup, CacheWrite
+from .discovery import (
+    ConsulDiscovery,
+    EndpointSet,
+    EnvDiscovery,
+    ServiceDiscovery,
+    ServiceNotFoundError,
+    StaticDiscovery,
+)
 from .model_orchestrator import (
     EntitiesResult,
     Entity,
@@ -17,6 +25,7 @@ from .model_orchestrator import (
     ModelStatus,
     SentimentResult,
 )
+from .network import NETWORK_BREAKER, NetworkMCPClient, ToolResult
 from .security import AuthorizationDecision, SecurityHubClient, TokenValidation
 from .settings import SERVICES, ServiceSettings
 from .spool import FileSpool
@@ -24,6 +33,7 @@ from .spool import FileSpool
 __all__ = [
     "DEFAULT_BREAKER",
     "DEFAULT_RETRY",
+    "NETWORK_BREAKER",
     "SERVICES",
     "AdaptorServiceClient",
     "AnalyticsClient",
@@ -33,8 +43,11 @@ __all__ = [
     "CacheClient",
     "CacheLookup",
     "CacheWrite",
+    "ConsulDiscovery",
+    "EndpointSet",
     "EntitiesResult",
     "Entity",
+    "EnvDiscovery",
     "ExecutionResult",
     "FileSpool",
     "GeneratedResponse",
@@ -43,11 +56,16 @@ __all__ = [
     "IntentResult",
     "ModelOrchestratorClient",
     "ModelStatus",
+    "NetworkMCPClient",
     "OperationResult",
     "SecurityHubClient",
     "SentimentResult",
     "ServiceClient",
+    "ServiceDiscovery",
     "ServiceHealth",
+    "ServiceNotFoundError",
     "ServiceSettings",
+    "StaticDiscovery",
     "TokenValidation",
+    "ToolResult",
 ]
