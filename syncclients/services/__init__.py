@@ -26,6 +26,7 @@ from .model_orchestrator import (
     SentimentResult,
 )
 from .network import NETWORK_BREAKER, NetworkMCPClient, ToolResult
+from .openapi import OpenAPIClient, OpenAPIOperation, RequestValidationError, platform_openapi
 from .security import AuthorizationDecision, SecurityHubClient, TokenValidation
 from .settings import SERVICES, ServiceSettings
 from .spool import FileSpool
@@ -57,7 +58,10 @@ __all__ = [
     "ModelOrchestratorClient",
     "ModelStatus",
     "NetworkMCPClient",
+    "OpenAPIClient",
+    "OpenAPIOperation",
     "OperationResult",
+    "RequestValidationError",
     "SecurityHubClient",
     "SentimentResult",
     "ServiceClient",
@@ -68,4 +72,5 @@ __all__ = [
     "StaticDiscovery",
     "TokenValidation",
     "ToolResult",
+    "platform_openapi",
 ]
