@@ -289,7 +289,8 @@ class AnalyticsClient(ServiceClient):
                 self._cond.notify_all()
                 return True
             else:  # memory is full and the writer lags: write one chunk here (backpressure)
-                spill = [self._overflow.popleft() for _ in range(self.batch_size)]
+                n = min(self.batch_size, len(self._overflow))
+                spill = [self._overflow.popleft() for _ in range(n)]
                 self._overflow.append(item)
                 self._counts["tracked"] += 1
                 self._spilling += len(spill)
@@ -310,8 +311,8 @@ class AnalyticsClient(ServiceClient):
             timeout_s: the most seconds to wait; None: without limit.
 
         Returns:
-            True when buffer, in-flight batch and spool are all empty; False on timeout
-            (nothing is lost: the sender keeps trying).
+            True when nothing is left undelivered (buffer, overflow, in-flight batch and
+            spool all empty); False on timeout (nothing is lost: the sender keeps trying).
         """
         end = None if timeout_s is None else time.monotonic() + timeout_s
         with self._cond:
@@ -319,7 +320,11 @@ class AnalyticsClient(ServiceClient):
             self._cond.notify_all()
             try:
                 while (
-                    self._buffer or self._in_flight or (self.spool is not None and len(self.spool))
+                    self._buffer
+                    or self._in_flight
+                    or self._overflow
+                    or self._spilling
+                    or (self.spool is not None and len(self.spool))
                 ):
                     if not self._sender.is_alive():
                         return False
