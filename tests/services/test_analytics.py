@@ -226,3 +226,18 @@ def test_16_threads_while_the_service_restarts_twice(tmp_path: Path) -> None:
         an.close()
         assert (m.tracked, m.dropped) == (total, 0)
         assert len(srv.events) == total
+
+
+def test_flush_waits_for_events_still_on_their_way_to_the_spool(
+    platform: PlatformServer, tmp_path: Path
+) -> None:
+    with AnalyticsClient(
+        platform.url, buffer_size=10, batch_size=10, flush_interval_s=60, spool=tmp_path / "s.db"
+    ) as an:
+        for i in range(500):
+            assert an.track("fast", {"i": i})
+        assert an.flush(30)
+        m = an.metrics()
+        assert (m.buffered, m.in_flight, m.spool_pending, m.dropped) == (0, 0, 0, 0)
+        assert m.spooled > 0
+    assert len(platform.events) == 500
