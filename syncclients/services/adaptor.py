@@ -26,7 +26,7 @@ def _now() -> str:
 
 
 def _seg(value: str) -> str:
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or value in ("", ".", ".."):
         raise UsageError(f"an integration id must be a non-empty string, got {value!r}")
     return quote(value, safe="")
 

@@ -51,7 +51,7 @@ class CacheWrite:
 
 
 def _seg(name: str, value: str) -> str:
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or value in ("", ".", ".."):  # dot segments would move
         raise UsageError(f"{name} must be a non-empty string, got {value!r}")
     return quote(value, safe="")
 
