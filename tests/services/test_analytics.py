@@ -241,3 +241,19 @@ def test_flush_waits_for_events_still_on_their_way_to_the_spool(
         assert (m.buffered, m.in_flight, m.spool_pending, m.dropped) == (0, 0, 0, 0)
         assert m.spooled > 0
     assert len(platform.events) == 500
+
+
+def test_track_does_not_wait_for_a_hanging_service(platform: PlatformServer) -> None:
+    platform.add_fault(EVENTS, delay_s=3, times=1)
+    with AnalyticsClient(platform.url, batch_size=10, flush_interval_s=0.01) as an:
+        an.track("first")
+        assert wait_until(lambda: platform.count("POST", EVENTS) == 1, 5)  # the send hangs
+        worst = 0.0
+        for i in range(200):
+            started = time.perf_counter()
+            assert an.track("meanwhile", {"i": i})
+            worst = max(worst, time.perf_counter() - started)
+        assert worst < 0.1
+        assert an.metrics().buffered >= 190  # waiting behind the hanging batch, not lost
+        assert an.flush(20)
+    assert len(platform.events) == 201

@@ -227,3 +227,13 @@ def test_ids_are_escaped_and_paths_stay_relative(platform: PlatformServer) -> No
             with pytest.raises(UsageError):
                 ad.get_integration_status(bad)
     assert platform.requests[-1].path == "/api/v2/integrations/..%2F..%2Fadmin%3Fx%3D1/status"
+
+
+def test_health_reports_unhealthy_without_raising() -> None:
+    srv = PlatformServer().start()
+    url = srv.url
+    srv.stop()
+    with ModelOrchestratorClient(url) as client:
+        health = client.health(timeout_s=1)
+    assert (health.status, health.response_time_ms, health.error_rate) == ("unhealthy", None, None)
+    assert health.error and health.circuit_breaker_state == "closed"
