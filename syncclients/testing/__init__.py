@@ -2,5 +2,6 @@
 fixtures. Nothing here is imported by the library itself."""
 
 from .http_server import LocalHTTPServer, Reply, RequestInfo
+from .platform_server import Fault, PlatformServer, SeenRequest
 
-__all__ = ["LocalHTTPServer", "Reply", "RequestInfo"]
+__all__ = ["Fault", "LocalHTTPServer", "PlatformServer", "Reply", "RequestInfo", "SeenRequest"]
