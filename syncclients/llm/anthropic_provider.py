@@ -166,8 +166,12 @@ def request_kwargs(request: Request, model: str) -> dict[str, Any]:
             "none": {"type": "none"},
             "required": {"type": "any"},
         }.get(choice, {"type": "tool", "name": choice})
-    if request.temperature is not None:
-        kwargs["temperature"] = request.temperature
+    fmt = request.response_format
+    if fmt is not None:  # structured outputs: output_config.format (a JSON Schema)
+        schema = dict(fmt.schema) if fmt.schema is not None else {"type": "object"}
+        kwargs["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+    if request.temperature is not None:  # not a named argument of this SDK: body field
+        options.setdefault("temperature", request.temperature)
     if request.stop:
         kwargs["stop_sequences"] = list(request.stop)
     headers = dict(options.pop("extra_headers", None) or {})
@@ -197,11 +201,11 @@ class AnthropicProvider(Provider):
     ``anthropic-beta`` header), ``"extra_headers"``, and any other request field (sent in the
     JSON body as is: ``{"thinking": {...}}``, ``{"top_k": 5}``).
 
-    Structured output (``response_format``) is not offered (capability ``json_output`` off):
-    a request with one is a UsageError here, and a router skips this provider for it.
+    Structured output (``response_format``) is sent as ``output_config.format`` (a JSON
+    Schema; ``{"type": "json_object"}`` becomes ``{"type": "object"}``).
     """
 
-    default_capabilities = Capabilities(json_output=False)
+    default_capabilities = Capabilities()
     extra = "anthropic"
 
     def __init__(

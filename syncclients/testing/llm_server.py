@@ -172,7 +172,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self._abort()
                     return
                 if fault.malformed_after == i:
-                    self._chunk(b"data: {not json\n\n")
+                    named = self.server.owner.flavor == "anthropic"
+                    head = b"event: content_block_delta\n" if named else b""
+                    self._chunk(head + b"data: {not json\n\n")
             try:
                 self._chunk(event)
             except OSError:  # the client went away (closed its stream early)
