@@ -373,8 +373,10 @@ def normalize_tools(tools: Iterable[Any] | None) -> tuple[Tool, ...]:
         elif isinstance(raw, Mapping) and "name" in raw:
             schema = raw.get("parameters") or raw.get("input_schema") or raw.get("inputSchema")
             tool = Tool(raw["name"], raw.get("description") or "", schema or {"type": "object"})
-        elif hasattr(raw, "inputSchema") and hasattr(raw, "name"):  # an MCP Tool
-            tool = Tool(str(raw.name), str(raw.description or ""), dict(raw.inputSchema or {}))
+        elif hasattr(raw, "name") and (hasattr(raw, "input_schema") or hasattr(raw, "inputSchema")):
+            # an MCP Tool: syncclients.mcp.Tool or the official SDK's (both .input_schema)
+            schema = getattr(raw, "input_schema", None) or getattr(raw, "inputSchema", None)
+            tool = Tool(str(raw.name), str(raw.description or ""), dict(schema or {}))
         else:
             raise UsageError(f"unsupported tool {type(raw).__name__}")
         params = dict(tool.parameters)

@@ -104,7 +104,13 @@ class _Server(ThreadingHTTPServer):
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.owner._lock:
             self.owner.connections_opened += 1
+            self.owner._conns.add(conn)
         return conn, addr
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.owner._lock:
+            self.owner._conns.discard(request)
+        super().shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         import sys
@@ -267,6 +273,7 @@ class FakeLLMServer:
         self.requests: list[LLMRequest] = []
         self.connections_opened = 0
         self._faults: deque[Fault] = deque()
+        self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -315,11 +322,17 @@ class FakeLLMServer:
         return self
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Release stalled handlers, stop serving, close the socket (waits <= timeout_s)."""
+        """Release stalled handlers, stop serving, close the listening socket and every open
+        connection (waits <= timeout_s)."""
         self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout_s)
 
