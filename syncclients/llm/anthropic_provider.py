@@ -304,11 +304,11 @@ class AnthropicProvider(Provider):
                     text.append(delta.text)
                     yield TextDelta(delta.text)
                 elif delta.type == "input_json_delta":
-                    entry = tools.get(event.index)
-                    if entry is None:
+                    found = tools.get(event.index)
+                    if found is None:
                         raise ProtocolError(f"{self.name}: input_json_delta for unknown block")
-                    entry[3].append(delta.partial_json)
-                    yield ToolCallDelta(entry[0], None, None, delta.partial_json)
+                    found[3].append(delta.partial_json)
+                    yield ToolCallDelta(found[0], None, None, delta.partial_json)
             elif kind == "message_delta":
                 if event.delta.stop_reason:
                     finish = _STOP.get(event.delta.stop_reason, "stop")

@@ -12,7 +12,9 @@ same path with a shared :class:`AttemptBudget`, so retries and failovers draw on
 from __future__ import annotations
 
 import abc
+import contextlib
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -213,10 +215,8 @@ class LLMStream(Iterator[StreamEvent]):
         if self._closed:
             return
         self._closed = True
-        try:
+        with contextlib.suppress(Exception):  # closing a dead connection may fail: nothing to do
             self._close()
-        except Exception:  # noqa: S110 - closing a dead connection may fail; nothing to do
-            pass
 
     def __enter__(self) -> LLMStream:
         return self
@@ -244,10 +244,7 @@ def translate_common(exc: BaseException, name: str) -> BaseException | None:
     """
     if isinstance(exc, SyncClientsError | UsageError):
         return exc
-    try:
-        import httpx2
-    except ImportError:  # pragma: no cover - every supported SDK depends on it
-        httpx2 = None
+    httpx2: Any = sys.modules.get("httpx2")  # loaded by whichever SDK raised
     if httpx2 is not None:
         if isinstance(exc, httpx2.ConnectTimeout):
             return ConnectTimeout(f"{name}: connect timed out", target=name)
@@ -333,7 +330,7 @@ class Provider(abc.ABC):
     def _list_models(self, timeouts: Timeouts) -> list[str]:
         """The model ids the provider lists (SDK errors propagate)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional for subclasses
         """Close the SDK client's connections."""
 
     # -- translation ----------------------------------------------------------------------
@@ -368,7 +365,7 @@ class Provider(abc.ABC):
         max_tokens: int | None = None,
         stop: str | Sequence[str] | None = None,
         timeout: Timeouts | float | UseClientDefault = USE_CLIENT_DEFAULT,
-        deadline_s: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        deadline_s: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         provider_options: Mapping[str, Any] | None = None,
     ) -> ChatResponse:
         """Generate one response.
@@ -432,7 +429,7 @@ class Provider(abc.ABC):
         max_tokens: int | None = None,
         stop: str | Sequence[str] | None = None,
         timeout: Timeouts | float | UseClientDefault = USE_CLIENT_DEFAULT,
-        deadline_s: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        deadline_s: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         provider_options: Mapping[str, Any] | None = None,
     ) -> LLMStream:
         """Stream one response as :class:`TextDelta` / :class:`ToolCallDelta` events and a
@@ -487,6 +484,8 @@ class Provider(abc.ABC):
             timeout: seconds for the probe.
         """
         started = time.monotonic()
+        latency: float | None
+        probe_error: str | None
         try:
             self.list_models(timeout=timeout)
         except Exception as exc:
@@ -506,7 +505,7 @@ class Provider(abc.ABC):
 
     # -- the resilient call (used by the router too) ---------------------------------------
 
-    def _deadline(self, deadline_s: float | None | UseClientDefault) -> float | None:
+    def _deadline(self, deadline_s: float | UseClientDefault | None) -> float | None:
         budget = self.retry.deadline_s if isinstance(deadline_s, UseClientDefault) else deadline_s
         return None if budget is None else time.monotonic() + budget
 
@@ -530,7 +529,9 @@ class Provider(abc.ABC):
         base = self.timeouts if isinstance(timeout, UseClientDefault) else Timeouts.coerce(timeout)
         policy = self.retry
         if budget is not None:
-            policy = replace(policy, max_attempts=max(1, min(policy.max_attempts, budget.remaining)))
+            policy = replace(
+                policy, max_attempts=max(1, min(policy.max_attempts, budget.remaining))
+            )
         tokens = request.estimated_tokens()
 
         def attempt(ctx: AttemptContext) -> T:
@@ -572,15 +573,15 @@ class Provider(abc.ABC):
             deadline_s=remaining_deadline,
         )
 
-    def _start_stream(self, request: Request, timeouts: Timeouts, deadline: float | None) -> LLMStream:
+    def _start_stream(
+        self, request: Request, timeouts: Timeouts, deadline: float | None
+    ) -> LLMStream:
         raw = self._open_stream(request, timeouts)
         try:
             first = next(raw.events)
         except BaseException:
-            try:
+            with contextlib.suppress(Exception):  # the original error matters, not the close
                 raw.close()
-            except Exception:  # noqa: S110 - the original error matters, not the close
-                pass
             raise
 
         def events() -> Iterator[StreamEvent]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..config import BreakerPolicy, RetryPolicy, Timeouts
@@ -341,7 +341,9 @@ class GeminiProvider(Provider):
                     yield ToolCallDelta(index, call.id, call.name, dumps_args(call.arguments))
             reason, why = self._finish(finish, block, calls)
             yield StreamDone(
-                ChatResponse("".join(text), tuple(calls), reason, usage, self.name, model, raws, why)
+                ChatResponse(
+                    "".join(text), tuple(calls), reason, usage, self.name, model, raws, why
+                )
             )
 
         return RawStream(events(), close)

@@ -223,9 +223,7 @@ class OpenAIProvider(Provider):
 
     def _make_client(self, **kwargs: Any) -> Any:
         try:
-            return self._sdk.OpenAI(
-                timeout=self._timeout(self.timeouts), max_retries=0, **kwargs
-            )
+            return self._sdk.OpenAI(timeout=self._timeout(self.timeouts), max_retries=0, **kwargs)
         except self._sdk.OpenAIError as exc:  # no key anywhere
             from ..errors import UsageError
 

@@ -23,7 +23,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,7 +132,7 @@ class LLMRouter:
         if self.strategy == "least_latency":
             return sorted(providers, key=lambda p: p.latency_ewma_s or 0.0)
         if self.strategy == "weighted":
-            pairs = list(zip(providers, gen.weights))
+            pairs = list(zip(providers, gen.weights, strict=False))
             first = random.choices(range(len(pairs)), weights=gen.weights)[0]  # noqa: S311
             rest = sorted((p for i, p in enumerate(pairs) if i != first), key=lambda x: -x[1])
             return [pairs[first][0]] + [p for p, _w in rest]
@@ -171,7 +171,7 @@ class LLMRouter:
         *,
         stream: bool,
         timeout: Timeouts | float | UseClientDefault,
-        deadline_s: float | None | UseClientDefault,
+        deadline_s: float | UseClientDefault | None,
     ) -> Any:
         budget_s = self.deadline_s if isinstance(deadline_s, UseClientDefault) else deadline_s
         deadline = None if budget_s is None else time.monotonic() + budget_s
@@ -198,25 +198,16 @@ class LLMRouter:
                 share = AttemptBudget(budget.remaining)
                 if not is_last and self.attempts_per_provider is not None:
                     share = AttemptBudget(min(budget.remaining, self.attempts_per_provider))
+                send = _sender(provider, request, stream=stream, deadline=deadline)
                 try:
-                    if stream:
-                        result: Any = provider._call(
-                            request,
-                            lambda t, p=provider: p._start_stream(request, t, deadline),
-                            timeout=timeout,
-                            deadline=deadline,
-                            budget=share,
-                            may_wait=is_last,
-                        )
-                    else:
-                        result = provider._call(
-                            request,
-                            lambda t, p=provider: p._send(request, t),
-                            timeout=timeout,
-                            deadline=deadline,
-                            budget=share,
-                            may_wait=is_last,
-                        )
+                    result: Any = provider._call(
+                        request,
+                        send,
+                        timeout=timeout,
+                        deadline=deadline,
+                        budget=share,
+                        may_wait=is_last,
+                    )
                 except Exception as exc:
                     budget.used += share.used
                     if not self._fails_over(exc):
@@ -246,7 +237,7 @@ class LLMRouter:
         max_tokens: int | None = None,
         stop: str | Sequence[str] | None = None,
         timeout: Timeouts | float | UseClientDefault = USE_CLIENT_DEFAULT,
-        deadline_s: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        deadline_s: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         provider_options: Mapping[str, Any] | None = None,
     ) -> ChatResponse:
         """Generate one response on the first provider that answers.
@@ -292,7 +283,7 @@ class LLMRouter:
         max_tokens: int | None = None,
         stop: str | Sequence[str] | None = None,
         timeout: Timeouts | float | UseClientDefault = USE_CLIENT_DEFAULT,
-        deadline_s: float | None | UseClientDefault = USE_CLIENT_DEFAULT,
+        deadline_s: float | UseClientDefault | None = USE_CLIENT_DEFAULT,
         provider_options: Mapping[str, Any] | None = None,
     ) -> LLMStream:
         """Stream one response from the first provider whose stream starts.
@@ -311,7 +302,9 @@ class LLMRouter:
             stop=stop,
             provider_options=provider_options,
         )
-        result: LLMStream = self._route(request, stream=True, timeout=timeout, deadline_s=deadline_s)
+        result: LLMStream = self._route(
+            request, stream=True, timeout=timeout, deadline_s=deadline_s
+        )
         return result
 
     def list_models(self, *, timeout: float = 10.0) -> dict[str, list[str]]:
@@ -436,6 +429,17 @@ class LLMRouter:
         return f"LLMRouter(strategy={self.strategy!r}, providers={names})"
 
 
+def _sender(
+    provider: Provider, request: Request, *, stream: bool, deadline: float | None
+) -> Callable[[Timeouts], Any]:
+    def send(timeouts: Timeouts) -> Any:
+        if stream:
+            return provider._start_stream(request, timeouts, deadline)
+        return provider._send(request, timeouts)
+
+    return send
+
+
 def _chain(first: Any, second: Any) -> Any:
     def both() -> None:
         try:
@@ -483,9 +487,9 @@ def _load(config: Mapping[str, Any] | str | os.PathLike[str]) -> tuple[dict[str,
         raise UsageError(f"cannot read LLM config {path}: {exc.strerror}") from None
     try:
         if path.suffix == ".toml":
-            import tomllib
+            import importlib
 
-            data = tomllib.loads(text)
+            data = importlib.import_module("tomllib").loads(text)  # Python >= 3.11
         else:
             data = json.loads(text)
     except (ValueError, ImportError) as exc:

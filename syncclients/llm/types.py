@@ -421,7 +421,10 @@ def normalize_response_format(fmt: Any) -> ResponseFormat | None:
         if fmt.get("type") == "json_schema" and "json_schema" in fmt:
             spec = fmt["json_schema"]
             return ResponseFormat(
-                "json_schema", spec["schema"], spec.get("name", "response"), bool(spec.get("strict"))
+                "json_schema",
+                spec["schema"],
+                spec.get("name", "response"),
+                bool(spec.get("strict")),
             )
         if "properties" in fmt or fmt.get("type") == "object":
             return ResponseFormat("json_schema", fmt)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-__all__ = ["Answer", "Fault", "FakeLLMServer", "LLMRequest"]
+__all__ = ["Answer", "FakeLLMServer", "Fault", "LLMRequest"]
 
 Flavor = Literal["openai", "azure", "anthropic", "gemini"]
 
@@ -379,15 +379,19 @@ class FakeLLMServer:
                     for m in self.models
                 ]
             }
-        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
-        return {"object": "list", "data": data}
+        listing: list[dict[str, Any]] = [
+            {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models
+        ]
+        return {"object": "list", "data": listing}
 
     def _render(self, answer: Answer, model: str) -> Any:
         finish = self._finish(answer)
         if self.flavor == "anthropic":
             content: list[Any] = [{"type": "text", "text": answer.text}] if answer.text else []
             for i, (name, args) in enumerate(answer.tool_calls):
-                content.append({"type": "tool_use", "id": f"toolu_0{i}", "name": name, "input": args})
+                content.append(
+                    {"type": "tool_use", "id": f"toolu_0{i}", "name": name, "input": args}
+                )
             stop = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
             return {
                 "id": "msg_01",
@@ -435,8 +439,18 @@ class FakeLLMServer:
 
         events: list[bytes] = []
         if self.flavor == "azure":  # Azure's first chunk: prompt filter results, no choices
-            events.append(_sse({"id": "", "object": "", "created": 0, "model": "", "choices": [],
-                                "prompt_filter_results": []}))
+            events.append(
+                _sse(
+                    {
+                        "id": "",
+                        "object": "",
+                        "created": 0,
+                        "model": "",
+                        "choices": [],
+                        "prompt_filter_results": [],
+                    }
+                )
+            )
         events.append(chunk({"role": "assistant", "content": ""}))
         events.extend(chunk({"content": p}) for p in _pieces(answer.text))
         for i, (name, args) in enumerate(answer.tool_calls):
@@ -522,15 +536,19 @@ class FakeLLMServer:
                 )
                 for p in _pieces(json.dumps(args), 5)
             )
-            events.append(_sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+            events.append(
+                _sse({"type": "content_block_stop", "index": index}, "content_block_stop")
+            )
             index += 1
         stop = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
         events.append(
             _sse(
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": stop.get(self._finish(answer), "refusal"),
-                              "stop_sequence": None},
+                    "delta": {
+                        "stop_reason": stop.get(self._finish(answer), "refusal"),
+                        "stop_sequence": None,
+                    },
                     "usage": {"output_tokens": 5},
                 },
                 "message_delta",
@@ -567,7 +585,9 @@ class FakeLLMServer:
     def _gemini_events(self, answer: Answer, model: str) -> list[bytes]:
         pieces = _pieces(answer.text) or [""]
         events = [
-            ("data: " + json.dumps(self._gemini_body(answer, model, p, False)) + "\r\n\r\n").encode()
+            (
+                "data: " + json.dumps(self._gemini_body(answer, model, p, False)) + "\r\n\r\n"
+            ).encode()
             for p in pieces[:-1]
         ]
         last = self._gemini_body(answer, model, pieces[-1], True)

@@ -18,7 +18,12 @@ from syncclients.llm import (
 from syncclients.testing.llm_server import FakeLLMServer
 
 FLAVORS = ("openai", "azure", "anthropic", "gemini")
-KEYS = {"openai": "sk-test-openai", "azure": "az-test-key", "anthropic": "ak-test-key", "gemini": "gk-test-key"}
+KEYS = {
+    "openai": "sk-test-openai",
+    "azure": "az-test-key",
+    "anthropic": "ak-test-key",
+    "gemini": "gk-test-key",
+}
 
 #: fast retries for tests: 3 attempts, 10 ms base backoff, 10 s deadline
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_delay_s=0.01, max_delay_s=0.05, deadline_s=10.0)
@@ -30,7 +35,9 @@ def make_provider(flavor: str, server: FakeLLMServer, **kwargs: Any) -> Provider
     kwargs.setdefault("timeout", 5.0)
     kwargs.setdefault("hooks", ())
     if flavor == "openai":
-        return OpenAIProvider(model="fake-model", api_key=KEYS[flavor], base_url=server.base_url, **kwargs)
+        return OpenAIProvider(
+            model="fake-model", api_key=KEYS[flavor], base_url=server.base_url, **kwargs
+        )
     if flavor == "azure":
         return AzureOpenAIProvider(
             model="gpt-4o",
@@ -41,8 +48,12 @@ def make_provider(flavor: str, server: FakeLLMServer, **kwargs: Any) -> Provider
             **kwargs,
         )
     if flavor == "anthropic":
-        return AnthropicProvider(model="fake-model", api_key=KEYS[flavor], base_url=server.base_url, **kwargs)
-    return GeminiProvider(model="fake-model", api_key=KEYS[flavor], base_url=server.base_url, **kwargs)
+        return AnthropicProvider(
+            model="fake-model", api_key=KEYS[flavor], base_url=server.base_url, **kwargs
+        )
+    return GeminiProvider(
+        model="fake-model", api_key=KEYS[flavor], base_url=server.base_url, **kwargs
+    )
 
 
 @pytest.fixture

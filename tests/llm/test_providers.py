@@ -44,10 +44,17 @@ ONE_ATTEMPT = RetryPolicy.never(deadline_s=10.0)
 
 def sent_key(req: Any) -> str:
     h = req.headers
-    return h.get("x-api-key") or h.get("api-key") or h.get("x-goog-api-key") or h.get("authorization", "")
+    return (
+        h.get("x-api-key")
+        or h.get("api-key")
+        or h.get("x-goog-api-key")
+        or h.get("authorization", "")
+    )
 
 
-def test_generate_text_and_what_the_sdk_sends(flavor: str, server: FakeLLMServer, provider: Provider) -> None:
+def test_generate_text_and_what_the_sdk_sends(
+    flavor: str, server: FakeLLMServer, provider: Provider
+) -> None:
     resp = provider.generate(HI, temperature=0.2, max_tokens=50)
     assert resp.text == "Hello from the fake model."
     assert resp.finish_reason == "stop"
@@ -62,7 +69,9 @@ def test_generate_text_and_what_the_sdk_sends(flavor: str, server: FakeLLMServer
         assert body["messages"][0] == {"role": "system", "content": "Be brief."}
         assert body["max_completion_tokens"] == 50 and body["temperature"] == 0.2
     elif flavor == "azure":
-        assert req.path == "/openai/deployments/my-deployment/chat/completions?api-version=2024-10-21"
+        assert (
+            req.path == "/openai/deployments/my-deployment/chat/completions?api-version=2024-10-21"
+        )
         assert "authorization" not in req.headers and req.headers["api-key"] == KEYS["azure"]
     elif flavor == "anthropic":
         assert req.path == "/v1/messages"
@@ -80,9 +89,13 @@ def test_generate_text_and_what_the_sdk_sends(flavor: str, server: FakeLLMServer
         assert req.headers["x-stainless-read-timeout"] == "5.0"
 
 
-def test_tools_are_sent_and_calls_parsed(flavor: str, server: FakeLLMServer, provider: Provider) -> None:
+def test_tools_are_sent_and_calls_parsed(
+    flavor: str, server: FakeLLMServer, provider: Provider
+) -> None:
     server.answer = Answer(text="", tool_calls=(("get_weather", {"city": "Paris"}),))
-    resp = provider.generate([{"role": "user", "content": "weather?"}], tools=[WEATHER], tool_choice="required")
+    resp = provider.generate(
+        [{"role": "user", "content": "weather?"}], tools=[WEATHER], tool_choice="required"
+    )
     assert resp.finish_reason == "tool_calls"
     [call] = resp.tool_calls
     assert (call.name, call.arguments) == ("get_weather", {"city": "Paris"})
@@ -111,7 +124,9 @@ def test_stream_text(server: FakeLLMServer, provider: Provider) -> None:
 
 
 def test_stream_tool_call_deltas(flavor: str, server: FakeLLMServer, provider: Provider) -> None:
-    server.answer = Answer(text="", tool_calls=(("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Oslo"})))
+    server.answer = Answer(
+        text="", tool_calls=(("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Oslo"}))
+    )
     with provider.stream([{"role": "user", "content": "weather?"}], tools=[WEATHER]) as stream:
         events = list(stream)
     deltas = [e for e in events if isinstance(e, ToolCallDelta)]
@@ -120,14 +135,19 @@ def test_stream_tool_call_deltas(flavor: str, server: FakeLLMServer, provider: P
     by_index: dict[int, str] = {}
     for d in deltas:
         by_index[d.index] = by_index.get(d.index, "") + d.arguments_delta
-    assert [json.loads(by_index[i]) for i in sorted(by_index)] == [{"city": "Paris"}, {"city": "Oslo"}]
+    assert [json.loads(by_index[i]) for i in sorted(by_index)] == [
+        {"city": "Paris"},
+        {"city": "Oslo"},
+    ]
     done = stream.response
     assert done is not None and done.finish_reason == "tool_calls"
     assert [c.arguments["city"] for c in done.tool_calls] == ["Paris", "Oslo"]
     assert len({c.id for c in done.tool_calls}) == 2
 
 
-def test_conversation_from_another_provider_continues(flavor: str, server: FakeLLMServer, provider: Provider) -> None:
+def test_conversation_from_another_provider_continues(
+    flavor: str, server: FakeLLMServer, provider: Provider
+) -> None:
     """Tool-call ids from another provider (with characters Anthropic rejects, longer than
     OpenAI's 40) are translated at the boundary, consistently for the call and its result."""
     foreign = "toolu_01.A" + "x" * 40
@@ -136,7 +156,13 @@ def test_conversation_from_another_provider_continues(flavor: str, server: FakeL
         {
             "role": "assistant",
             "content": None,
-            "tool_calls": [{"id": foreign, "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}],
+            "tool_calls": [
+                {
+                    "id": foreign,
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                }
+            ],
         },
         {"role": "tool", "tool_call_id": foreign, "content": "sunny"},
     ]
@@ -156,15 +182,23 @@ def test_conversation_from_another_provider_continues(flavor: str, server: FakeL
         assert response["name"] == "get_weather" and response["response"] == {"result": "sunny"}
 
 
-def test_images_and_our_message_types(flavor: str, server: FakeLLMServer, provider: Provider) -> None:
-    msg = Message("user", (TextPart("what is this?"), ImagePart(data=b"\x89PNG", media_type="image/png")))
+def test_images_and_our_message_types(
+    flavor: str, server: FakeLLMServer, provider: Provider
+) -> None:
+    msg = Message(
+        "user", (TextPart("what is this?"), ImagePart(data=b"\x89PNG", media_type="image/png"))
+    )
     provider.generate([msg])
     body = json.dumps(server.chat_requests()[0].body)
     assert "iVBORw" in body  # base64 of the PNG magic, in each provider's image shape
 
 
-def test_content_filter_is_never_an_empty_success(flavor: str, server: FakeLLMServer, provider: Provider) -> None:
-    server.answer = Answer(text="", finish="content_filter", blocked="SAFETY" if flavor == "gemini" else None)
+def test_content_filter_is_never_an_empty_success(
+    flavor: str, server: FakeLLMServer, provider: Provider
+) -> None:
+    server.answer = Answer(
+        text="", finish="content_filter", blocked="SAFETY" if flavor == "gemini" else None
+    )
     resp = provider.generate(HI)
     assert resp.finish_reason == "content_filter"
     assert resp.filter_reason
@@ -188,7 +222,12 @@ def test_429_retry_after_seconds(server: FakeLLMServer, provider: Provider) -> N
 
 @pytest.mark.parametrize(
     ("status", "error"),
-    [(429, RateLimitedError), (529, OverloadedError), (500, ProviderServerError), (503, OverloadedError)],
+    [
+        (429, RateLimitedError),
+        (529, OverloadedError),
+        (500, ProviderServerError),
+        (503, OverloadedError),
+    ],
 )
 def test_transient_statuses_are_retried_then_raised(
     flavor: str, server: FakeLLMServer, provider: Provider, status: int, error: type[Exception]
@@ -206,7 +245,16 @@ def test_transient_statuses_are_retried_then_raised(
     [
         (401, None, AuthenticationError),
         (400, None, BadRequestError),
-        (400, {"error": {"message": "This model's maximum context length is 8192 tokens", "code": "context_length_exceeded"}}, ContextLengthExceededError),
+        (
+            400,
+            {
+                "error": {
+                    "message": "This model's maximum context length is 8192 tokens",
+                    "code": "context_length_exceeded",
+                }
+            },
+            ContextLengthExceededError,
+        ),
     ],
 )
 def test_final_errors_are_not_retried(
@@ -241,18 +289,21 @@ def test_malformed_body(server: FakeLLMServer, providers: Any, flavor: str) -> N
         p.generate(HI)
 
 
-def test_stream_cut_in_the_middle_raises_and_is_not_retried(server: FakeLLMServer, provider: Provider) -> None:
+def test_stream_cut_in_the_middle_raises_and_is_not_retried(
+    server: FakeLLMServer, provider: Provider
+) -> None:
     server.push(Fault(cut_after=4))
     stream = provider.stream(HI)
-    got = []
+    got: list[Any] = []
     with pytest.raises(ConnectionLostError):
-        for event in stream:
-            got.append(event)
+        got.extend(stream)
     assert got and not any(isinstance(e, StreamDone) for e in got)
     assert len(server.chat_requests()) == 1
 
 
-def test_stream_stall_fails_after_idle_timeout(flavor: str, server: FakeLLMServer, providers: Any) -> None:
+def test_stream_stall_fails_after_idle_timeout(
+    flavor: str, server: FakeLLMServer, providers: Any
+) -> None:
     p = providers(flavor, server, timeout=0.4)
     server.push(Fault(stall_after=4, stall_s=5.0))
     started = time.monotonic()
@@ -269,14 +320,18 @@ def test_stream_malformed_event(server: FakeLLMServer, provider: Provider) -> No
             pass
 
 
-def test_stream_failure_before_first_event_is_retried(server: FakeLLMServer, provider: Provider) -> None:
+def test_stream_failure_before_first_event_is_retried(
+    server: FakeLLMServer, provider: Provider
+) -> None:
     server.push(Fault(status=529), Fault(cut_after=0))
     events = list(provider.stream(HI))
     assert isinstance(events[-1], StreamDone)
     assert len(server.chat_requests()) == 3
 
 
-def test_leaving_a_stream_early_closes_it_at_once(server: FakeLLMServer, provider: Provider) -> None:
+def test_leaving_a_stream_early_closes_it_at_once(
+    server: FakeLLMServer, provider: Provider
+) -> None:
     server.push(Fault(stall_after=3, stall_s=10.0))
     stream = provider.stream(HI)
     next(stream)
@@ -288,7 +343,9 @@ def test_leaving_a_stream_early_closes_it_at_once(server: FakeLLMServer, provide
     assert provider.generate(HI).text
 
 
-def test_capability_refused_before_sending(server: FakeLLMServer, providers: Any, flavor: str) -> None:
+def test_capability_refused_before_sending(
+    server: FakeLLMServer, providers: Any, flavor: str
+) -> None:
     from syncclients.llm import Capabilities
 
     p = providers(flavor, server, capabilities=Capabilities(vision=False, json_output=False))
@@ -307,20 +364,31 @@ def test_list_models_and_health(flavor: str, server: FakeLLMServer, provider: Pr
     assert health.breaker_state == "closed" and health.calls == 1 and health.errors == 0
 
 
-def test_keys_never_in_repr_or_errors(flavor: str, server: FakeLLMServer, provider: Provider) -> None:
+def test_keys_never_in_repr_or_errors(
+    flavor: str, server: FakeLLMServer, provider: Provider
+) -> None:
     server.always = Fault(status=401)
     with pytest.raises(AuthenticationError) as info:
         provider.generate(HI)
-    for text in (repr(provider), str(info.value), repr(info.value), provider.health().last_error or ""):
+    for text in (
+        repr(provider),
+        str(info.value),
+        repr(info.value),
+        provider.health().last_error or "",
+    ):
         assert KEYS[flavor] not in text
 
 
-def test_provider_options_pass_through(flavor: str, server: FakeLLMServer, provider: Provider) -> None:
+def test_provider_options_pass_through(
+    flavor: str, server: FakeLLMServer, provider: Provider
+) -> None:
     options: dict[str, Any] = {
         "openai": {"reasoning_effort": "low"},
         "azure": {"reasoning_effort": "low"},
         "anthropic": {"betas": ["token-efficient-tools-2025-02-19"], "top_k": 5},
-        "gemini": {"safety_settings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}]},
+        "gemini": {
+            "safety_settings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}]
+        },
     }[flavor]
     provider.generate(HI, provider_options=options)
     req = server.chat_requests()[0]

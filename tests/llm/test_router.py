@@ -22,12 +22,14 @@ from syncclients.llm import (
     RateLimit,
     StreamDone,
 )
-from syncclients.testing.llm_server import FakeLLMServer, Fault
+from syncclients.testing.llm_server import Fault
 
 HI = [{"role": "user", "content": "hi"}]
 
 
-def pair(servers: Any, providers: Any, first: str = "anthropic", second: str = "openai", **kw: Any) -> tuple[Any, Any, Any, Any]:
+def pair(
+    servers: Any, providers: Any, first: str = "anthropic", second: str = "openai", **kw: Any
+) -> tuple[Any, Any, Any, Any]:
     s1, s2 = servers(first), servers(second)
     return s1, s2, providers(first, s1, **kw), providers(second, s2, **kw)
 
@@ -66,7 +68,9 @@ def test_failover_with_32_threads_and_100_percent_failure(servers: Any, provider
     assert 5 <= first <= 5 + 32
     assert p1.breaker is not None and p1.breaker.state == "open"
     assert elapsed < 30.0
-    print(f"\n100% failure of the first: {calls} calls -> {first} + {second} attempts in {elapsed:.2f} s")
+    print(
+        f"\n100% failure of the first: {calls} calls -> {first} + {second} attempts in {elapsed:.2f} s"
+    )
 
 
 def test_one_budget_across_retries_and_failovers(servers: Any, providers: Any) -> None:
@@ -106,8 +110,11 @@ def test_final_errors_do_not_fail_over(servers: Any, providers: Any) -> None:
 
 
 def test_context_length_fails_over_only_when_asked(servers: Any, providers: Any) -> None:
-    s1, s2, p1, p2 = pair(servers, providers)
-    body = {"type": "error", "error": {"type": "invalid_request_error", "message": "prompt is too long: 300000 tokens"}}
+    s1, _s2, p1, p2 = pair(servers, providers)
+    body = {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": "prompt is too long: 300000 tokens"},
+    }
     s1.always = Fault(status=400, error_body=body)
     with pytest.raises(ContextLengthExceededError):
         LLMRouter([p1, p2]).generate(HI)
@@ -115,7 +122,9 @@ def test_context_length_fails_over_only_when_asked(servers: Any, providers: Any)
 
 
 def test_open_breaker_is_skipped_without_attempt(servers: Any, providers: Any) -> None:
-    s1, s2, p1, p2 = pair(servers, providers, breaker=BreakerPolicy(failure_threshold=1, recovery_timeout_s=60))
+    s1, s2, p1, p2 = pair(
+        servers, providers, breaker=BreakerPolicy(failure_threshold=1, recovery_timeout_s=60)
+    )
     s1.always = Fault(status=529)
     router = LLMRouter([p1, p2])
     router.generate(HI)
@@ -127,7 +136,7 @@ def test_open_breaker_is_skipped_without_attempt(servers: Any, providers: Any) -
 
 
 def test_stream_fails_over_before_its_first_event(servers: Any, providers: Any) -> None:
-    s1, s2, p1, p2 = pair(servers, providers)
+    s1, _s2, p1, p2 = pair(servers, providers)
     s1.always = Fault(cut_after=0)
     events = list(LLMRouter([p1, p2]).stream(HI))
     assert isinstance(events[-1], StreamDone) and events[-1].response.provider == "openai"
@@ -193,7 +202,9 @@ def test_weighted_and_least_latency(servers: Any, providers: Any) -> None:
     assert fastest.generate(HI).provider == "openai"
 
 
-def test_from_config_with_env_and_reload_in_flight(servers: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_from_config_with_env_and_reload_in_flight(
+    servers: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s1, s2 = servers("anthropic"), servers("openai")
     monkeypatch.setenv("H6_SECRET_KEY", "sk-very-secret-123")
     config = {
@@ -201,7 +212,14 @@ def test_from_config_with_env_and_reload_in_flight(servers: Any, tmp_path: Path,
         "max_attempts": 3,
         "deadline_s": 20,
         "providers": [
-            {"type": "anthropic", "model": "fake-model", "api_key": "${H6_SECRET_KEY}", "base_url": s1.base_url, "timeout": 5, "retry": {"max_attempts": 2, "initial_delay_s": 0.01}},
+            {
+                "type": "anthropic",
+                "model": "fake-model",
+                "api_key": "${H6_SECRET_KEY}",
+                "base_url": s1.base_url,
+                "timeout": 5,
+                "retry": {"max_attempts": 2, "initial_delay_s": 0.01},
+            },
         ],
     }
     path = tmp_path / "llm.json"
@@ -210,7 +228,10 @@ def test_from_config_with_env_and_reload_in_flight(servers: Any, tmp_path: Path,
     try:
         assert "sk-very-secret" not in repr(router) + repr(router.providers)
         assert router.generate(HI).provider == "anthropic"
-        assert s1.chat_requests()[0].headers.get("authorization", "").endswith("sk-very-secret-123") or s1.chat_requests()[0].headers.get("x-api-key") == "sk-very-secret-123"
+        assert (
+            s1.chat_requests()[0].headers.get("authorization", "").endswith("sk-very-secret-123")
+            or s1.chat_requests()[0].headers.get("x-api-key") == "sk-very-secret-123"
+        )
         # a slow call in flight on the old provider while the config swaps to the new one
         s1.always = Fault(delay_s=0.5)
         result: list[Any] = []
@@ -219,7 +240,14 @@ def test_from_config_with_env_and_reload_in_flight(servers: Any, tmp_path: Path,
         deadline = time.monotonic() + 5
         while len(s1.chat_requests()) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
-        config["providers"] = [{"type": "openai", "model": "fake-model", "api_key": "${H6_SECRET_KEY}", "base_url": s2.base_url}]
+        config["providers"] = [
+            {
+                "type": "openai",
+                "model": "fake-model",
+                "api_key": "${H6_SECRET_KEY}",
+                "base_url": s2.base_url,
+            }
+        ]
         path.write_text(json.dumps(config))
         router.reload()
         assert router.generate(HI).provider == "openai"
@@ -232,7 +260,9 @@ def test_from_config_with_env_and_reload_in_flight(servers: Any, tmp_path: Path,
 def test_config_errors_never_show_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("H6_MISSING", raising=False)
     with pytest.raises(UsageError, match="H6_MISSING"):
-        LLMRouter.from_config({"providers": [{"type": "openai", "model": "m", "api_key": "${H6_MISSING}"}]})
+        LLMRouter.from_config(
+            {"providers": [{"type": "openai", "model": "m", "api_key": "${H6_MISSING}"}]}
+        )
     with pytest.raises(UsageError, match="provider type"):
         LLMRouter.from_config({"providers": [{"type": "nope", "model": "m"}]})
     with pytest.raises(UsageError, match="unknown router keys"):
@@ -259,7 +289,9 @@ def test_router_validation() -> None:
 
 def test_retry_policy_of_provider_bounds_last_candidate(servers: Any, providers: Any) -> None:
     s1 = servers("openai")
-    p1 = providers("openai", s1, retry=RetryPolicy(max_attempts=2, initial_delay_s=0.01), breaker=None)
+    p1 = providers(
+        "openai", s1, retry=RetryPolicy(max_attempts=2, initial_delay_s=0.01), breaker=None
+    )
     s1.always = Fault(status=500)
     with pytest.raises(ProviderServerError):
         LLMRouter([p1], max_attempts=10).generate(HI)

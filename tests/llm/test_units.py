@@ -13,7 +13,14 @@ from typing import Any
 import httpx2
 import pytest
 
-from syncclients.errors import ConnectError, ConnectionLostError, ConnectTimeout, ProtocolError, ReadTimeout, UsageError
+from syncclients.errors import (
+    ConnectError,
+    ConnectionLostError,
+    ConnectTimeout,
+    ProtocolError,
+    ReadTimeout,
+    UsageError,
+)
 from syncclients.llm import (
     AuthenticationError,
     BadRequestError,
@@ -46,8 +53,15 @@ NOW = 1_800_000_000.0
         ({"Retry-After": "3"}, 3.0),
         ({"retry-after": "1.5"}, 1.5),
         ({"retry-after": "Fri, 15 Jan 2027 08:00:10 GMT"}, None),  # checked below with NOW
-        ({"x-ratelimit-reset-requests": "6m0s", "x-ratelimit-remaining-requests": "0",
-          "x-ratelimit-reset-tokens": "20ms", "x-ratelimit-remaining-tokens": "100"}, 360.0),
+        (
+            {
+                "x-ratelimit-reset-requests": "6m0s",
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-tokens": "20ms",
+                "x-ratelimit-remaining-tokens": "100",
+            },
+            360.0,
+        ),
         ({"x-ratelimit-reset-tokens": "1.5s"}, 1.5),
         ({}, None),
         ({"retry-after": "soon"}, None),
@@ -58,7 +72,9 @@ def test_server_delay(headers: dict[str, str], expected: float | None) -> None:
         when = datetime(2027, 1, 15, 8, 0, 10, tzinfo=timezone.utc).timestamp()
         assert server_delay_s(headers, now=when - 7) == pytest.approx(7.0)
         return
-    assert server_delay_s(headers, now=NOW) == (pytest.approx(expected) if expected is not None else None)
+    assert server_delay_s(headers, now=NOW) == (
+        pytest.approx(expected) if expected is not None else None
+    )
 
 
 def test_anthropic_reset_headers() -> None:
@@ -87,7 +103,12 @@ def test_anthropic_reset_headers() -> None:
         (403, "", PermissionDeniedError, False),
         (400, "invalid", BadRequestError, False),
         (400, '{"code": "context_length_exceeded"}', ContextLengthExceededError, False),
-        (400, "prompt is too long: 201000 tokens > 200000 maximum", ContextLengthExceededError, False),
+        (
+            400,
+            "prompt is too long: 201000 tokens > 200000 maximum",
+            ContextLengthExceededError,
+            False,
+        ),
         (400, '{"code": "content_filter"}', ContentFilteredError, False),
     ],
 )
@@ -112,7 +133,9 @@ def test_every_foreign_exception_is_mapped() -> None:
     for exc, expected in cases:
         out = translate_common(exc, "p")
         assert isinstance(out, expected), (exc, out)
-        assert out is not None and is_transient(out) == isinstance(out, ConnectError | ConnectionLostError | ReadTimeout)
+        assert out is not None and is_transient(out) == isinstance(
+            out, ConnectError | ConnectionLostError | ReadTimeout
+        )
 
 
 def test_tool_ids_translate_consistently() -> None:
@@ -126,8 +149,24 @@ def test_tool_ids_translate_consistently() -> None:
 def test_normalize_messages_from_openai_dicts() -> None:
     msgs = normalize_messages(
         [
-            {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw=="}}]},
-            {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "a"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw=="}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": '{"x": 1}'},
+                    }
+                ],
+            },
             {"role": "tool", "tool_call_id": "c1", "content": "ok"},
         ]
     )
@@ -146,13 +185,22 @@ def test_normalize_messages_from_openai_dicts() -> None:
 def test_normalize_tools_accepts_mcp_tools() -> None:
     from mcp.types import Tool as MCPTool
 
-    mcp_tool = MCPTool(name="add", description="Add", inputSchema={"type": "object", "properties": {"a": {"type": "number"}}})
+    mcp_tool = MCPTool(
+        name="add",
+        description="Add",
+        inputSchema={"type": "object", "properties": {"a": {"type": "number"}}},
+    )
     from syncclients.mcp.types import Tool as OurMCPTool
 
     ours = OurMCPTool(name="sub", input_schema={"type": "object"}, description="Subtract")
-    tools = normalize_tools([mcp_tool, {"type": "function", "function": {"name": "g"}}, Tool("h"), ours])
+    tools = normalize_tools(
+        [mcp_tool, {"type": "function", "function": {"name": "g"}}, Tool("h"), ours]
+    )
     assert [t.name for t in tools] == ["add", "g", "h", "sub"]
-    assert tools[3].description == "Subtract" and tools[3].parameters == {"type": "object", "properties": {}}
+    assert tools[3].description == "Subtract" and tools[3].parameters == {
+        "type": "object",
+        "properties": {},
+    }
     assert tools[0].parameters["properties"] == {"a": {"type": "number"}}
     assert tools[1].parameters == {"type": "object", "properties": {}}
     with pytest.raises(UsageError, match="duplicate"):
@@ -161,7 +209,12 @@ def test_normalize_tools_accepts_mcp_tools() -> None:
 
 def test_normalize_response_format() -> None:
     assert normalize_response_format({"type": "json_object"}).kind == "json"  # type: ignore[union-attr]
-    fmt = normalize_response_format({"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object"}, "strict": True}})
+    fmt = normalize_response_format(
+        {
+            "type": "json_schema",
+            "json_schema": {"name": "n", "schema": {"type": "object"}, "strict": True},
+        }
+    )
     assert fmt is not None and fmt.kind == "json_schema" and fmt.strict and fmt.name == "n"
     with pytest.raises(UsageError):
         normalize_response_format({"type": "xml"})
