@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import httpx2
 import pytest
@@ -280,5 +279,17 @@ def test_missing_key_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     _ = AnthropicProvider  # constructing without a key is allowed by that SDK (fails on call)
 
 
-def _unused(_x: Any) -> None:
-    pass
+def test_bench_smoke() -> None:
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "llm_overhead.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--smoke"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    rows = [
+        line
+        for line in out.stdout.splitlines()
+        if line.startswith(("| openai", "| anthropic", "| gemini"))
+    ]
+    assert len(rows) == 3
