@@ -193,10 +193,9 @@ class GeminiProvider(Provider):
     def _config(self, request: Request, timeouts: Timeouts) -> Any:
         types = self._types
         _contents, system = to_gemini(request.messages)
-        fields: dict[str, Any] = {
-            "http_options": types.HttpOptions(timeout=self._ms(timeouts)),
-            "automatic_function_calling": {"disable": True},
-        }
+        fields: dict[str, Any] = {"automatic_function_calling": {"disable": True}}
+        if timeouts != self.timeouts:  # capped by the deadline; else the client's applies
+            fields["http_options"] = types.HttpOptions(timeout=self._ms(timeouts))
         if system:
             fields["system_instruction"] = system
         if request.tools:

@@ -185,6 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._chunk(event)
             except OSError:  # the client went away (closed its stream early)
                 self.close_connection = True
+                with self.server.owner._lock:
+                    self.server.owner.disconnects += 1
                 return
         with contextlib.suppress(OSError):
             self._chunk(b"")
@@ -263,6 +265,7 @@ class FakeLLMServer:
         always: a :class:`Fault` applied to every chat request without a queued one.
         requests: every request received, in order.
         connections_opened: TCP connections accepted.
+        disconnects: streams whose client closed the connection before the last event.
     """
 
     def __init__(self, flavor: Flavor, *, models: tuple[str, ...] = ("fake-model",)) -> None:
@@ -272,6 +275,7 @@ class FakeLLMServer:
         self.always: Fault | None = None
         self.requests: list[LLMRequest] = []
         self.connections_opened = 0
+        self.disconnects = 0
         self._faults: deque[Fault] = deque()
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()

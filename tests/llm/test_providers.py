@@ -332,13 +332,18 @@ def test_stream_failure_before_first_event_is_retried(
 def test_leaving_a_stream_early_closes_it_at_once(
     server: FakeLLMServer, provider: Provider
 ) -> None:
-    server.push(Fault(stall_after=3, stall_s=10.0))
+    server.push(Fault(stall_after=3, stall_s=0.5))
     stream = provider.stream(HI)
     next(stream)
     started = time.monotonic()
     stream.close()
     assert time.monotonic() - started < 1.0
     assert list(stream) == []
+    # the connection really was closed: the server's next writes fail once its stall ends
+    deadline = time.monotonic() + 5.0
+    while server.disconnects == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.disconnects == 1
     # the next call works at once (the provider's pool is not wedged)
     assert provider.generate(HI).text
 
@@ -399,3 +404,13 @@ def test_provider_options_pass_through(
         assert req.body["top_k"] == 5
     else:
         assert req.body["safetySettings"][0]["threshold"] == "BLOCK_NONE"
+
+
+def test_breaking_out_of_a_stream_closes_it(server: FakeLLMServer, provider: Provider) -> None:
+    server.push(Fault(stall_after=3, stall_s=0.5))
+    for _event in provider.stream(HI):
+        break  # the stream object is dropped here: its connection is closed
+    deadline = time.monotonic() + 5.0
+    while server.disconnects == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.disconnects == 1
