@@ -429,9 +429,3 @@ def normalize_response_format(fmt: Any) -> ResponseFormat | None:
         if "properties" in fmt or fmt.get("type") == "object":
             return ResponseFormat("json_schema", fmt)
     raise UsageError(f"unsupported response_format {fmt!r}")
-
-
-def _sequence(value: str | Sequence[str] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    return (value,) if isinstance(value, str) else tuple(value)

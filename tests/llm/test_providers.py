@@ -414,3 +414,31 @@ def test_breaking_out_of_a_stream_closes_it(server: FakeLLMServer, provider: Pro
     while server.disconnects == 0 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert server.disconnects == 1
+
+
+def _reset_headers(flavor: str) -> dict[str, str]:
+    if flavor == "openai":
+        return {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "400ms"}
+    if flavor == "azure":
+        return {"x-ms-retry-after-ms": "400"}
+    if flavor == "anthropic":
+        from datetime import datetime, timedelta, timezone
+
+        when = datetime.now(timezone.utc) + timedelta(seconds=1.4)
+        return {
+            "anthropic-ratelimit-requests-remaining": "0",
+            "anthropic-ratelimit-requests-reset": when.isoformat(),
+        }
+    return {"retry-after": "0.4"}
+
+
+def test_429_reset_headers_are_honoured(
+    flavor: str, server: FakeLLMServer, provider: Provider
+) -> None:
+    """Each provider's own delay header: OpenAI's reset duration, Azure's x-ms-retry-after-ms,
+    Anthropic's RFC 3339 reset instant (at least 0.4 s away), a fractional retry-after."""
+    server.push(Fault(status=429, headers=_reset_headers(flavor)))
+    started = time.monotonic()
+    assert provider.generate(HI).text
+    assert 0.39 <= time.monotonic() - started < 3.0
+    assert len(server.chat_requests()) == 2
