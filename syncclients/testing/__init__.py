@@ -2,5 +2,14 @@
 fixtures. Nothing here is imported by the library itself."""
 
 from .http_server import LocalHTTPServer, Reply, RequestInfo
+from .llm_server import Answer, FakeLLMServer, Fault, LLMRequest
 
-__all__ = ["LocalHTTPServer", "Reply", "RequestInfo"]
+__all__ = [
+    "Answer",
+    "FakeLLMServer",
+    "Fault",
+    "LLMRequest",
+    "LocalHTTPServer",
+    "Reply",
+    "RequestInfo",
+]
