@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..config import BreakerPolicy, RetryPolicy, Timeouts
+from ..config import BreakerPolicy, RetryBudgetPolicy, RetryPolicy, Timeouts
 from ..errors import (
     ConnectError,
     ConnectionLostError,
@@ -193,7 +193,7 @@ class AnthropicProvider(Provider):
         api_key: the key; None: the SDK reads ``ANTHROPIC_API_KEY``. Never logged or shown.
         base_url: the API root (default ``https://api.anthropic.com``).
         name: default ``"anthropic"``. ``timeout``, ``retry``, ``breaker``, ``rate_limit``,
-            ``capabilities``, ``hooks``, ``default_headers``: as
+            ``budget``, ``capabilities``, ``hooks``, ``default_headers``: as
             :class:`~syncclients.llm.OpenAIProvider`.
 
     ``provider_options=`` on a call: ``"system"`` (a string put before the system messages,
@@ -219,6 +219,7 @@ class AnthropicProvider(Provider):
         retry: RetryPolicy | None = None,
         breaker: BreakerPolicy | None = BreakerPolicy(),
         rate_limit: RateLimit | None = None,
+        budget: RetryBudgetPolicy | None = RetryBudgetPolicy(),
         capabilities: Capabilities | None = None,
         hooks: Sequence[Hook] | None = None,
         default_headers: Mapping[str, str] | None = None,
@@ -232,6 +233,7 @@ class AnthropicProvider(Provider):
             rate_limit=rate_limit,
             capabilities=capabilities,
             hooks=hooks,
+            budget=budget,
         )
         self._sdk = require("anthropic", "anthropic", type(self).__name__)
         self._httpx = require("httpx2", "anthropic", type(self).__name__)

@@ -21,7 +21,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from ..config import USE_CLIENT_DEFAULT, BreakerPolicy, RetryPolicy, Timeouts, UseClientDefault
+from ..config import (
+    USE_CLIENT_DEFAULT,
+    BreakerPolicy,
+    RetryBudgetPolicy,
+    RetryPolicy,
+    Timeouts,
+    UseClientDefault,
+)
 from ..errors import (
     ConnectError,
     ConnectionLostError,
@@ -33,7 +40,7 @@ from ..errors import (
     UsageError,
     excerpt,
 )
-from ..resilience import AttemptContext, CircuitBreaker, Hook, Resilience
+from ..resilience import AttemptContext, CircuitBreaker, Hook, Resilience, RetryBudget
 from .errors import RateLimitedError, is_transient
 from .ratelimit import RateLimit, RateLimiter
 from .types import (
@@ -289,6 +296,7 @@ class Provider(abc.ABC):
         rate_limit: RateLimit | None,
         capabilities: Capabilities | None,
         hooks: Sequence[Hook] | None,
+        budget: RetryBudgetPolicy | None = RetryBudgetPolicy(),
     ) -> None:
         if not model:
             raise UsageError(f"{type(self).__name__} needs model=")
@@ -303,8 +311,9 @@ class Provider(abc.ABC):
             else None
         )
         self.rate_limiter = RateLimiter(rate_limit) if rate_limit is not None else None
+        self.budget = RetryBudget(budget) if budget is not None else None
         self._resilience = Resilience(
-            target=name, retry=self.retry, breaker=self.breaker, budget=None, hooks=hooks
+            target=name, retry=self.retry, breaker=self.breaker, budget=self.budget, hooks=hooks
         )
         self._stats_lock = threading.Lock()
         self.calls = 0

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..config import BreakerPolicy, RetryPolicy, Timeouts
+from ..config import BreakerPolicy, RetryBudgetPolicy, RetryPolicy, Timeouts
 from ..errors import ProtocolError, UsageError
 from ..resilience import Hook
 from .base import Provider, RawStream, Request, require
@@ -114,7 +114,7 @@ class GeminiProvider(Provider):
             preview features).
         vertexai, project, location: Vertex AI instead of the Gemini API.
         name: default ``"gemini"``. ``timeout``, ``retry``, ``breaker``, ``rate_limit``,
-            ``capabilities``, ``hooks``: as :class:`~syncclients.llm.OpenAIProvider`.
+            ``budget``, ``capabilities``, ``hooks``: as :class:`~syncclients.llm.OpenAIProvider`.
 
     ``provider_options=`` on a call: fields of ``google.genai.types.GenerateContentConfig``
     (``{"safety_settings": [...]}``, ``{"thinking_config": {...}}``, ``{"top_k": 5}``). A
@@ -141,6 +141,7 @@ class GeminiProvider(Provider):
         retry: RetryPolicy | None = None,
         breaker: BreakerPolicy | None = BreakerPolicy(),
         rate_limit: RateLimit | None = None,
+        budget: RetryBudgetPolicy | None = RetryBudgetPolicy(),
         capabilities: Capabilities | None = None,
         hooks: Sequence[Hook] | None = None,
     ) -> None:
@@ -153,6 +154,7 @@ class GeminiProvider(Provider):
             rate_limit=rate_limit,
             capabilities=capabilities,
             hooks=hooks,
+            budget=budget,
         )
         genai = require("google.genai", "gemini", type(self).__name__)
         self._types = require("google.genai.types", "gemini", type(self).__name__)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..config import BreakerPolicy, RetryPolicy, Timeouts
+from ..config import BreakerPolicy, RetryBudgetPolicy, RetryPolicy, Timeouts
 from ..errors import ConnectError, ConnectionLostError, ConnectTimeout, ProtocolError, ReadTimeout
 from ..resilience import Hook
 from .base import Provider, RawStream, Request, dumps_args, loads_args, require
@@ -174,6 +174,8 @@ class OpenAIProvider(Provider):
         breaker: a breaker policy for this provider, or None for no breaker. Only
             transient failures (429, 5xx, 529, network, timeouts) count.
         rate_limit: a client-side quota (requests and tokens per minute), or None.
+        budget: the retry budget shared by this provider's calls (gRPC A6 throttling: under
+            sustained failure retries stop, so attempts approach one per call); None: none.
         capabilities: override what the model supports (default: everything).
         hooks: attempt hooks (default: logging).
         default_headers: extra headers on every request.
@@ -197,6 +199,7 @@ class OpenAIProvider(Provider):
         retry: RetryPolicy | None = None,
         breaker: BreakerPolicy | None = BreakerPolicy(),
         rate_limit: RateLimit | None = None,
+        budget: RetryBudgetPolicy | None = RetryBudgetPolicy(),
         capabilities: Capabilities | None = None,
         hooks: Sequence[Hook] | None = None,
         default_headers: Mapping[str, str] | None = None,
@@ -210,6 +213,7 @@ class OpenAIProvider(Provider):
             rate_limit=rate_limit,
             capabilities=capabilities,
             hooks=hooks,
+            budget=budget,
         )
         self._sdk = require("openai", "openai", type(self).__name__)
         self._httpx = require("httpx2", "openai", type(self).__name__)
@@ -391,6 +395,7 @@ class AzureOpenAIProvider(OpenAIProvider):
         retry: RetryPolicy | None = None,
         breaker: BreakerPolicy | None = BreakerPolicy(),
         rate_limit: RateLimit | None = None,
+        budget: RetryBudgetPolicy | None = RetryBudgetPolicy(),
         capabilities: Capabilities | None = None,
         hooks: Sequence[Hook] | None = None,
         default_headers: Mapping[str, str] | None = None,
@@ -412,6 +417,7 @@ class AzureOpenAIProvider(OpenAIProvider):
             rate_limit=rate_limit,
             capabilities=capabilities,
             hooks=hooks,
+            budget=budget,
             default_headers=default_headers,
         )
 

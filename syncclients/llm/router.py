@@ -28,7 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import USE_CLIENT_DEFAULT, BreakerPolicy, RetryPolicy, Timeouts, UseClientDefault
+from ..config import (
+    USE_CLIENT_DEFAULT,
+    BreakerPolicy,
+    RetryBudgetPolicy,
+    RetryPolicy,
+    Timeouts,
+    UseClientDefault,
+)
 from ..errors import CircuitOpenError, DeadlineExceeded, UsageError
 from .base import AttemptBudget, LLMStream, Provider, ProviderHealth, Request, build_request
 from .errors import ContextLengthExceededError, RateLimitedError, is_transient
@@ -521,6 +528,8 @@ def _providers(items: Iterable[Mapping[str, Any]]) -> tuple[list[Provider], list
                 spec["retry"] = RetryPolicy(**spec["retry"])
             if "breaker" in spec and spec["breaker"] is not None:
                 spec["breaker"] = BreakerPolicy(**spec["breaker"])
+            if "budget" in spec and spec["budget"] is not None:
+                spec["budget"] = RetryBudgetPolicy(**spec["budget"])
             if "rate_limit" in spec and spec["rate_limit"] is not None:
                 spec["rate_limit"] = RateLimit(**spec["rate_limit"])
             if isinstance(spec.get("timeout"), list):

@@ -442,3 +442,16 @@ def test_429_reset_headers_are_honoured(
     assert provider.generate(HI).text
     assert 0.39 <= time.monotonic() - started < 3.0
     assert len(server.chat_requests()) == 2
+
+
+def test_retry_budget_stops_retries_under_sustained_failure(
+    flavor: str, server: FakeLLMServer, provider: Provider
+) -> None:
+    """gRPC A6 throttling per provider: 10 calls to a provider failing 100 %: retries stop
+    once half the tokens are spent, so attempts approach one per call (not 3 per call)."""
+    server.always = Fault(status=500)
+    for _ in range(10):
+        with pytest.raises(ProviderServerError):
+            provider.generate(HI)
+    # 10 tokens, one per failed attempt, retries while > 5 are left: 3 + 2 + 8 x 1
+    assert len(server.chat_requests()) == 13
