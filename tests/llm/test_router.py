@@ -296,3 +296,40 @@ def test_retry_policy_of_provider_bounds_last_candidate(servers: Any, providers:
     with pytest.raises(ProviderServerError):
         LLMRouter([p1], max_attempts=10).generate(HI)
     assert len(s1.chat_requests()) == 2
+
+
+PAIRS = [
+    (a, b)
+    for a in ("openai", "azure", "anthropic", "gemini")
+    for b in ("openai", "azure", "anthropic", "gemini")
+    if a != b
+]
+
+
+@pytest.mark.parametrize(("first", "second"), PAIRS, ids=lambda x: str(x))
+def test_failover_and_conversation_across_every_pair(
+    servers: Any, providers: Any, first: str, second: str
+) -> None:
+    """Every provider fails over to every other; a conversation whose tool call came from
+    the first (its id format, or a generated id for Gemini) continues on the second."""
+    weather = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+    s1, s2, p1, p2 = pair(servers, providers, first, second)
+    from syncclients.testing.llm_server import Answer
+
+    s1.answer = Answer(text="", tool_calls=(("get_weather", {"city": "Paris"}),))
+    reply = p1.generate([{"role": "user", "content": "weather?"}], tools=[weather])
+    history = [{"role": "user", "content": "weather?"}, reply.to_message()]
+    history.append({"role": "tool", "tool_call_id": reply.tool_calls[0].id, "content": "sunny"})
+    s1.always = Fault(status=529)
+    router = LLMRouter([p1, p2])
+    answer = router.generate(history, tools=[weather])
+    assert answer.provider == second and answer.text
+    assert len(s1.chat_requests()) == 2 and len(s2.chat_requests()) == 1
+    events = list(router.stream(history, tools=[weather]))
+    assert isinstance(events[-1], StreamDone) and events[-1].response.provider == second
