@@ -195,8 +195,9 @@ def test_weighted_and_least_latency(servers: Any, providers: Any) -> None:
     s1, _s2, p1, p2 = pair(servers, providers)
     weighted = LLMRouter([p1, p2], strategy="weighted", weights=[1, 1000])
     assert [weighted.generate(HI).provider for _ in range(20)].count("openai") >= 18
-    s1.always = Fault(delay_s=0.2)
-    p1.generate(HI)
+    s1.always = Fault(delay_s=0.3)
+    for _ in range(3):  # the moving average of p1 reaches > 0.14 s, whatever came before
+        p1.generate(HI)
     p2.generate(HI)
     fastest = LLMRouter([p1, p2], strategy="least_latency")
     assert fastest.generate(HI).provider == "openai"
