@@ -2,9 +2,12 @@
 
 The fake server (syncclients.testing.llm_server) runs in a separate process, so the CPU
 measured here (``time.process_time()``) is the client's own. For each provider flavor, the
-bare SDK client (``max_retries=0``, the same timeout) and our provider alternate in rounds
-(A B, B A, ...) of N sequential calls; each metric is the median over rounds of the mean per
-call. Overhead = ours - bare. Benchmarks are not tests: nothing here asserts a time.
+bare SDK client (``max_retries=0``, the same timeout, the same request: one user message,
+100 max tokens) and our provider alternate in rounds (A B, B A, ...) of N sequential calls;
+CPU per call is the median over rounds of the mean per call. Wall time per call is the
+median over single calls made alternately (A, B, A, B, ...), which cancels the drift of a
+shared machine. Overhead = ours - bare. Benchmarks are not tests: nothing here asserts a
+time.
 
     python bench/llm_overhead.py            # 7 rounds x 300 calls per flavor
     python bench/llm_overhead.py --smoke    # 2 rounds x 10 calls (checks the tool)
@@ -55,7 +58,9 @@ def pair(flavor: str, url: str) -> tuple[Callable[[], Any], Callable[[], Any], C
         ours: Any = OpenAIProvider(model="fake-model", api_key="k", base_url=url, hooks=())
 
         def bare() -> Any:
-            return client.chat.completions.create(model="fake-model", messages=MESSAGES)  # type: ignore[arg-type]
+            return client.chat.completions.create(  # type: ignore[call-overload]
+                model="fake-model", messages=MESSAGES, max_completion_tokens=100
+            )
 
     elif flavor == "anthropic":
         import anthropic
@@ -76,7 +81,11 @@ def pair(flavor: str, url: str) -> tuple[Callable[[], Any], Callable[[], Any], C
         ours = GeminiProvider(model="fake-model", api_key="k", base_url=url, hooks=())
 
         def bare() -> Any:
-            return client.models.generate_content(model="fake-model", contents="Say hello.")
+            return client.models.generate_content(
+                model="fake-model",
+                contents=[{"role": "user", "parts": [{"text": "Say hello."}]}],
+                config={"max_output_tokens": 100},
+            )
 
     def mine() -> Any:
         return ours.generate(MESSAGES, max_tokens=100)
@@ -97,6 +106,22 @@ def measure(fn: Callable[[], Any], n: int) -> tuple[float, float]:
     return (time.perf_counter() - wall) / n, (time.process_time() - cpu) / n
 
 
+def interleaved(
+    a: Callable[[], Any], b: Callable[[], Any], n: int
+) -> tuple[list[float], list[float]]:
+    """Per-call wall times of ``a`` and ``b`` called alternately n times each (drift-free)."""
+    ta: list[float] = []
+    tb: list[float] = []
+    for _ in range(n):
+        t = time.perf_counter()
+        a()
+        ta.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        b()
+        tb.append(time.perf_counter() - t)
+    return ta, tb
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--smoke", action="store_true")
@@ -104,7 +129,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300)
     args = parser.parse_args()
     rounds, calls = (2, 10) if args.smoke else (args.rounds, args.calls)
-    print(f"{rounds} rounds x {calls} calls; medians of per-call means (microseconds)")
+    print(f"{rounds} rounds x {calls} calls; microseconds per call (medians)")
     print("| flavor | bare wall | ours wall | +wall | bare CPU | ours CPU | +CPU |")
     print("|---|---|---|---|---|---|---|")
     for flavor in ("openai", "anthropic", "gemini"):
@@ -118,13 +143,13 @@ def main() -> None:
                 order = [("bare", bare), ("ours", mine)]
                 for name, fn in order if r % 2 == 0 else reversed(order):
                     results[name].append(measure(fn, calls))
+            walls = interleaved(bare, mine, rounds * calls)
             close()
         finally:
             assert proc.stdin is not None
             proc.stdin.close()
             proc.wait(10)
-        bw = statistics.median(w for w, _ in results["bare"]) * 1e6
-        ow = statistics.median(w for w, _ in results["ours"]) * 1e6
+        bw, ow = (statistics.median(w) * 1e6 for w in walls)
         bc = statistics.median(c for _, c in results["bare"]) * 1e6
         oc = statistics.median(c for _, c in results["ours"]) * 1e6
         cells = [f"{bw:.0f}", f"{ow:.0f}", f"{ow - bw:+.0f}", f"{bc:.0f}", f"{oc:.0f}"]

@@ -195,7 +195,9 @@ class GeminiProvider(Provider):
     def _config(self, request: Request, timeouts: Timeouts) -> Any:
         types = self._types
         _contents, system = to_gemini(request.messages)
-        fields: dict[str, Any] = {"automatic_function_calling": {"disable": True}}
+        # no automatic_function_calling setting: the SDK runs it only for Python callables
+        # in tools, and we pass declarations only
+        fields: dict[str, Any] = {}
         if timeouts != self.timeouts:  # capped by the deadline; else the client's applies
             fields["http_options"] = types.HttpOptions(timeout=self._ms(timeouts))
         if system:
@@ -232,6 +234,8 @@ class GeminiProvider(Provider):
         if request.stop:
             fields["stop_sequences"] = list(request.stop)
         fields.update(request.provider_options)
+        if not fields:
+            return None
         try:
             return types.GenerateContentConfig(**fields)
         except Exception as exc:  # pydantic's ValidationError: a bad provider_options field
