@@ -2,6 +2,22 @@
 fixtures. Nothing here is imported by the library itself."""
 
 from .http_server import LocalHTTPServer, Reply, RequestInfo
-from .platform_server import Fault, PlatformServer, SeenRequest
+from .llm_server import Answer, FakeLLMServer, LLMRequest
+from .llm_server import Fault as LLMFault
+from .platform_server import Fault as PlatformFault
+from .platform_server import PlatformServer, SeenRequest
 
-__all__ = ["Fault", "LocalHTTPServer", "PlatformServer", "Reply", "RequestInfo", "SeenRequest"]
+# Each fake server has its own ``Fault`` (``syncclients.testing.llm_server.Fault``,
+# ``syncclients.testing.platform_server.Fault``); here they carry the server's name.
+__all__ = [
+    "Answer",
+    "FakeLLMServer",
+    "LLMFault",
+    "LLMRequest",
+    "LocalHTTPServer",
+    "PlatformFault",
+    "PlatformServer",
+    "Reply",
+    "RequestInfo",
+    "SeenRequest",
+]

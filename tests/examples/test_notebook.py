@@ -99,4 +99,8 @@ def test_notebook_runs_on_a_real_kernel(kernel_env: str, tmp_path: Path) -> None
     )
     assert "17 calls: 16 ok, 1 failed" in results_out
 
+    llm_out, llm_err, _ = outputs(cells["llm-failover"])
+    assert "answered by openai: Hello from the fake model." in llm_out
+    assert "attempts: 1 + 1" in llm_out and llm_err == ""
+
     assert outputs(cells["close"])[0] == "closed\n"
