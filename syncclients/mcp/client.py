@@ -1093,9 +1093,9 @@ class MCPClient:
             try:
                 session.open(bound)
             except ReadTimeout as exc:
-                within = "" if bound is None else f" within {bound:.3f} s"
+                limit = "" if bound is None else f" (connect time limit {bound:.3f} s)"
                 raise ConnectTimeout(
-                    f"MCP handshake with {session.target!r} did not finish{within}: {exc}",
+                    f"{exc}: the MCP handshake did not finish{limit}",
                     timeout_s=bound,
                     target=session.target,
                 ) from exc
