@@ -50,6 +50,7 @@ from typing import IO, Any, NoReturn
 from syncclients import (
     BatchInterrupted,
     BatchOutcome,
+    ConnectError,
     MCPError,
     MCPGroup,
     SyncClientsError,
@@ -967,7 +968,7 @@ _GROUP_COMMANDS: dict[str, Callable[[_Context, MCPGroup], int]] = {
 def _exit_code_of(exc: BaseException) -> int:
     """Map a library error to an exit code: unreachable servers and bad configuration are 2,
     a call that failed (a JSON-RPC error, a timeout, an open breaker) is 1."""
-    if isinstance(exc, UsageError):
+    if isinstance(exc, UsageError | ConnectError):  # ConnectTimeout too: a connection error
         return EXIT_USAGE
     if isinstance(exc, TransportError) and not isinstance(exc, Timeout):
         return EXIT_USAGE

@@ -7,8 +7,10 @@ keeps crashing."""
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
+import shlex
 import signal
 import sys
 import threading
@@ -28,6 +30,7 @@ from syncclients import (
     ServerExitedError,
     Timeout,
 )
+from syncclients.cli import main
 from syncclients.transports.stdio import STDERR_LINE_BYTES
 
 SERVERS = Path(__file__).parent / "servers"
@@ -258,6 +261,20 @@ def test_the_connect_timeout_bounds_the_connect(tmp_path: Path, era: str) -> Non
     assert "1.500 s" in message
     if era == "auto":
         assert "server/discover" in message and "initialize not sent" in message
+
+
+def test_cli_connect_timeout_bounds_the_command() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    started = time.monotonic()
+    code = main(
+        ["--stdio", shlex.join([*HOSTILE, "--silent"]), "--connect-timeout", "1.5", "tools"],
+        stdout=out,
+        stderr=err,
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.5 + 1.0  # before: 3 fresh processes (about 3 x 1.5 s and more)
+    assert code == 2, err.getvalue()  # --help: 2 is a connection error
+    assert "ConnectTimeout" in err.getvalue() and "cancelled" not in err.getvalue()
 
 
 # -- 5. restart on the next call by default, paced ------------------------------------------
