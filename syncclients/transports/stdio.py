@@ -161,6 +161,7 @@ class StdioTransport(Transport):
         self.max_message_bytes = max_message_bytes
         self._tail: collections.deque[str] = collections.deque(maxlen=max(1, stderr_tail_lines))
         self._tail_lock = threading.Lock()
+        self._pending = b""  # the start of the stderr line the server is still writing
         self._write_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -182,9 +183,14 @@ class StdioTransport(Transport):
 
     @property
     def stderr_tail(self) -> str:
-        """The last lines the server wrote to stderr (bounded), joined by newlines."""
+        """The last lines the server wrote to stderr, joined by newlines, the line it is
+        still writing included (bounded: ``stderr_tail_lines`` lines of at most
+        :data:`STDERR_LINE_BYTES` bytes each)."""
         with self._tail_lock:
-            return "\n".join(self._tail)
+            lines = list(self._tail)
+            if self._pending:
+                lines.append(self._pending.decode("utf-8", "replace") + "...")
+            return "\n".join(lines)
 
     def era_cache_key(self) -> str:
         """The launch spec (command, cwd, added env): the era verdict is cached per process."""
@@ -376,9 +382,13 @@ class StdioTransport(Transport):
                     partial.clear()
                     truncated = False
                     start = newline + 1
+                with self._tail_lock:  # the unfinished line shows in stderr_tail meanwhile
+                    self._pending = bytes(partial)
         except (OSError, ValueError):
             pass
         finally:
+            with self._tail_lock:
+                self._pending = b""
             if partial or truncated:
                 self._stderr_line(bytes(partial), truncated)  # a last line without newline
             self._close_pipe(stream)

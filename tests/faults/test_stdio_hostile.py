@@ -92,6 +92,8 @@ def test_a_stderr_flood_without_newline_keeps_memory_bounded() -> None:
     ):
         assert client.call_tool("stderr_flood", {"mb": 200}).text == "flooded"
         assert growth() < 48 * 2**20, f"RSS grew by {growth() / 2**20:.0f} MiB"
+        assert client.stderr_tail.startswith("eee")  # the unfinished line, cut
+        assert len(client.stderr_tail) <= STDERR_LINE_BYTES + 3
         assert client.call_tool("echo", {"text": "still"}).text == "still"
     tail = client.stderr_tail
     assert len(tail.encode()) <= 40 * (STDERR_LINE_BYTES + 4)  # bounded in bytes
