@@ -1184,7 +1184,7 @@ def _exit_code_of(exc: BaseException) -> int:
     2; a call that failed once the server was reached (a JSON-RPC error, a read timeout, a
     lost connection or a server that exited mid-call, an open breaker) is 1. Failures while
     starting the servers a command needs are mapped to 2 by :func:`_connecting`."""
-    if isinstance(exc, UsageError | ConnectError):
+    if isinstance(exc, UsageError | ConnectError):  # ConnectTimeout too: a connection error
         return EXIT_USAGE
     return EXIT_FAILED
 

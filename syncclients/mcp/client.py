@@ -34,10 +34,12 @@ from ..errors import (
     CallInterruptedError,
     ConnectError,
     ConnectionLostError,
+    ConnectTimeout,
     ProtocolError,
     ReadTimeout,
     ServerExitedError,
     SessionExpiredError,
+    Timeout,
     ToolArgumentsError,
     TransportError,
     UsageError,
@@ -54,6 +56,7 @@ from ..resilience import (
 from ..resilience.cache import CacheStats, ResultCache
 from ..resilience.stats import CallStats
 from .config import ServerEntry
+from .connecting import Handshake, RestartPacer, connect_bound
 from .dispatcher import DispatchStats, report_sent_requests
 from .listen import Listener
 from .messages import Notification
@@ -121,16 +124,22 @@ class MCPClient:
             on client threads; their presence declares the matching client capabilities
             (see :class:`~syncclients.mcp.session.Callbacks`).
         elicitation_modes: elicitation modes declared when ``elicitation`` is given.
-        timeouts: ``connect_s`` bounds process start plus negotiation; ``read_s`` is each
-            request's default wait for its answer, in seconds (None: no limit). Default
-            30 s / 60 s.
+        timeouts: ``connect_s`` bounds process start plus negotiation (a connect that
+            times out is not retried with a fresh process; callers arriving during a
+            handshake wait on it, each within its own ``connect_s`` and deadline);
+            ``read_s`` is each request's default wait for its answer, in seconds (None: no
+            limit). Default 30 s / 60 s.
         retry: the retry policy (default 3 attempts, no overall deadline). Only safe calls
             are retried.
         breaker: the breaker policy of this server (one breaker per client); None: none.
         retry_budget: the retry budget of this client; None: none.
         hooks: receive one record per attempt (default: logging).
-        restart_on_exit: when the server process exited, start it again on the next call
-            (and let safe calls retry); False: later calls raise the exit error.
+        restart_on_exit: when the server process exited (or its connection broke), start
+            it again on the next call (and let safe calls retry). Default True. Restarts
+            happen only inside calls the breaker admits (closed, or a half-open probe), and
+            consecutive restarts of a server that keeps crashing are spaced 0.5, 1, 2, ...
+            up to 30 s apart (calls in between raise the exit error); a server that ran
+            30 s resets that. False: later calls raise the exit error until :meth:`close`.
         validate_arguments: check ``call_tool`` arguments against the tool's
             ``inputSchema`` before sending (needs ``jsonschema``; lists tools once if
             needed).
@@ -166,7 +175,7 @@ class MCPClient:
         breaker: BreakerPolicy | None = BreakerPolicy(),
         retry_budget: RetryBudgetPolicy | None = RetryBudgetPolicy(),
         hooks: Sequence[Hook] | None = None,
-        restart_on_exit: bool = False,
+        restart_on_exit: bool = True,
         validate_arguments: bool = False,
         client_info: Mapping[str, Any] | None = None,
         name: str | None = None,
@@ -205,8 +214,10 @@ class MCPClient:
         self._client_info = dict(client_info or _CLIENT_INFO)
         self._max_rounds = input_required_max_rounds
         self._name = name
-        self._connect_lock = threading.Lock()
         self._state_lock = threading.Lock()
+        self._handshake: Handshake[Session] | None = None
+        self._pacer = RestartPacer()
+        self._session_started = 0.0
         self._session: Session | None = None
         self._opening: Session | None = None
         self._closed = False
@@ -242,6 +253,8 @@ class MCPClient:
         era: Era = "auto",
         stderr_tail_lines: int = 40,
         shutdown_grace_s: float = 2.0,
+        close_timeout_s: float = 5.0,
+        max_message_bytes: int | None = None,
         secret_values: Mapping[str, str] | None = None,
         **options: Any,
     ) -> MCPClient:
@@ -249,15 +262,22 @@ class MCPClient:
 
         The server gets a minimal environment (HOME, LOGNAME, PATH, SHELL, TERM, USER) plus
         ``env``, runs in its own session/process group, and is stopped on :meth:`close`
-        (close stdin, wait ``shutdown_grace_s``, SIGTERM the group, wait, SIGKILL).
+        with every process of its group (close stdin, wait ``shutdown_grace_s``, SIGTERM the
+        group, wait, SIGKILL the group; all within ``close_timeout_s``), also when it
+        already exited by itself. A server that exited is started again on the next call
+        the breaker admits, paced when it keeps crashing (``restart_on_exit=False``: never).
 
         Args:
             command: the program and its arguments, e.g. ``["uvx", "mcp-server-time"]``.
             env: variables added to the minimal environment; None: none.
             cwd: the server's working directory; None: ours.
             era: see :class:`MCPClient`.
-            stderr_tail_lines: stderr lines kept for error messages.
-            shutdown_grace_s: seconds per shutdown step.
+            stderr_tail_lines: stderr lines kept for error messages (each at most 2000
+                bytes: memory stays bounded even when the server writes no newline).
+            shutdown_grace_s: the most seconds per shutdown step.
+            close_timeout_s: the most seconds :meth:`close` spends stopping the server.
+            max_message_bytes: the longest stdout message accepted, in bytes; a longer
+                one breaks the connection (ConnectionLostError). None: 64 MiB.
             secret_values: ``{VAR: value}`` expanded from ``${VAR}`` in a config file: shown
                 as ``${VAR}`` wherever the command line is printed; None: none.
             **options: any other :class:`MCPClient` keyword (callbacks, timeouts, ...).
@@ -277,6 +297,8 @@ class MCPClient:
                 cwd=cwd,
                 stderr_tail_lines=stderr_tail_lines,
                 shutdown_grace_s=shutdown_grace_s,
+                close_timeout_s=close_timeout_s,
+                max_message_bytes=max_message_bytes,
                 name=options.get("name"),
                 secret_values=secret_values,
             )
@@ -1059,23 +1081,46 @@ class MCPClient:
         session = self._session
         if session is not None and session.dispatcher.lost is None:
             return session
-        with self._connect_lock:
+        # One handshake at a time; callers arriving meanwhile wait on it with their own
+        # bound instead of queueing on a lock (each fails within its own connect timeout).
+        bound = connect_bound(
+            self.timeouts.connect_s,
+            None if ctx is None else ctx.remaining_s(),
+            target=self.target,
+        )
+        end = None if bound is None else time.monotonic() + bound
+        while True:
             with self._state_lock:
                 if self._closed:
                     raise UsageError(f"MCPClient for {self.target!r} is closed")
                 session = self._session
-            if session is not None:
-                lost = session.dispatcher.lost
-                if lost is None:
+                if session is not None and session.dispatcher.lost is None:
                     return session
-                # A lost HTTP session is always renewed (MCP transports "Session
-                # Management": start a new session); a dead process only when asked to.
-                if not self.restart_on_exit and not isinstance(lost, SessionExpiredError):
-                    raise copy.copy(lost)
-                logger.info("%s: server connection lost (%s); restarting", session.target, lost)
-                session.close()
-                with self._state_lock:
-                    self._session = None
+                handshake = self._handshake
+                leader = handshake is None
+                if handshake is None:
+                    handshake = self._handshake = Handshake()
+            if leader:
+                return self._connect(session, handshake, bound)
+            left = None if end is None else max(0.0, end - time.monotonic())
+            handshake.wait(left, target=self.target)
+            error = handshake.error
+            if (
+                error is None  # connected
+                or not isinstance(error, Exception)  # its caller was interrupted (Ctrl-C)
+                or (isinstance(error, Timeout) and (end is None or end - time.monotonic() > 0.01))
+            ):
+                continue  # (after a timeout of the other caller's bound, we have time left)
+            raise copy.copy(error)
+
+    def _connect(
+        self, lost_session: Session | None, handshake: Handshake[Session], bound: float | None
+    ) -> Session:
+        """Run the handshake ``handshake`` stands for (this caller leads it)."""
+        session: Session | None = None
+        try:
+            if lost_session is not None:
+                self._retire(lost_session)
             session = Session(
                 self._factory(),
                 callbacks=self._callbacks,
@@ -1090,15 +1135,14 @@ class MCPClient:
                 if self._closed:
                     raise UsageError(f"MCPClient for {self.target!r} is closed")
                 self._opening = session
-            connect_s = self.timeouts.connect_s
-            remaining = None if ctx is None else ctx.remaining_s()
-            if remaining is not None:
-                connect_s = remaining if connect_s is None else min(connect_s, remaining)
+            started = time.monotonic()
             try:
-                session.open(connect_s)
+                session.open(bound)
             except ReadTimeout as exc:
-                raise ConnectError(
-                    f"{session.target}: no answer to the MCP handshake within {connect_s} s",
+                limit = "" if bound is None else f" (connect time limit {bound:.3f} s)"
+                raise ConnectTimeout(
+                    f"{exc}: the MCP handshake did not finish{limit}",
+                    timeout_s=bound,
                     target=session.target,
                 ) from exc
             finally:
@@ -1109,7 +1153,47 @@ class MCPClient:
                     session.close()
                     raise UsageError(f"MCPClient for {self.target!r} is closed")
                 self._session = session
-            return session
+                self._session_started = started
+        except BaseException as exc:
+            handshake.finish(None, exc)
+            raise
+        finally:
+            with self._state_lock:
+                if self._handshake is handshake:
+                    self._handshake = None
+        handshake.finish(session, None)
+        return session
+
+    def _retire(self, session: Session) -> None:
+        """Close a lost session before a new one is opened, or raise its loss.
+
+        A lost HTTP session is always renewed (MCP transports "Session Management": start a
+        new session). A server process that exited is restarted unless
+        ``restart_on_exit=False``, paced by :class:`~.connecting.RestartPacer`.
+
+        Raises:
+            TransportError: the loss, when the server is not restarted (now).
+        """
+        lost = session.dispatcher.lost
+        assert lost is not None
+        if not isinstance(lost, SessionExpiredError):
+            if not self.restart_on_exit:
+                raise copy.copy(lost)
+            wait_s = self._pacer.wait_s(time.monotonic() - self._session_started)
+            if wait_s > 0:
+                error = copy.copy(lost)
+                error.message = (
+                    f"{lost.message} (not restarted yet: restart {self._pacer.consecutive + 1}"
+                    f" in a row is paced, next in {wait_s:.1f} s)"
+                )
+                error.args = (error.message,)
+                raise error
+            self._pacer.restarted()
+        logger.info("%s: server connection lost (%s); restarting", session.target, lost)
+        session.close()
+        with self._state_lock:
+            if self._session is session:
+                self._session = None
 
     def _internal_notification(self, message: Notification) -> None:
         listener = self._listener
@@ -1160,6 +1244,8 @@ class MCPClient:
                 return retryable  # a new session is started on the next attempt
             if isinstance(exc, ServerExitedError):
                 return retryable and self.restart_on_exit
+            if isinstance(exc, ConnectTimeout):
+                return False  # the connect timeout bounds the connect: no fresh process
             if isinstance(exc, ConnectError):
                 return True  # nothing was sent
             return retryable and isinstance(exc, ConnectionLostError | ReadTimeout)

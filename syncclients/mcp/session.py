@@ -464,6 +464,7 @@ class Session:
         version = LATEST_MODERN_VERSION
         for attempt in range(2):
             result: dict[str, Any] | None = None
+            after = ""
             try:
                 result = self._discover(version, deadline)
             except UnsupportedProtocolVersionError as exc:
@@ -475,15 +476,16 @@ class Session:
                     raise  # modern-only and disjoint: a real incompatibility
             except MCPError as exc:
                 logger.debug("%s: discover refused (%s); using initialize", self.target, exc.code)
-            except ReadTimeout:
+            except ReadTimeout as exc:
                 if not getattr(self.transport, "probe_timeout_means_legacy", False):
                     raise  # an outage is never an era verdict
                 logger.debug("%s: discover timed out; using initialize", self.target)
+                after = str(exc)
             if result is not None and self._adopt_discover(result):
                 _remember_verdict(key, "modern")
                 return
             try:
-                self._initialize(deadline)
+                self._initialize(deadline, after=after)
             except UnsupportedProtocolVersionError as exc:
                 # -32022 to initialize is modern evidence: re-probe once at a named version.
                 mutual = [v for v in MODERN_VERSIONS if v in exc.supported]
@@ -500,13 +502,26 @@ class Session:
     def _discover(self, version: str, deadline: float | None) -> dict[str, Any]:
         remaining = _remaining(deadline)
         timeout = DISCOVER_TIMEOUT_S if remaining is None else min(DISCOVER_TIMEOUT_S, remaining)
-        return self.dispatcher.request(
-            "server/discover",
-            self._envelope({}, {}, version),
-            timeout_s=max(timeout, 0.001),
-            context=SendContext(protocol_version=version, modern=True),
-            cancel_on_timeout=False,
-        )
+        if timeout <= 0:
+            raise ReadTimeout(
+                f"{self.target}: server/discover not sent: the connect time limit ran out",
+                timeout_s=0.0,
+                target=self.target,
+            )
+        try:
+            return self.dispatcher.request(
+                "server/discover",
+                self._envelope({}, {}, version),
+                timeout_s=timeout,
+                context=SendContext(protocol_version=version, modern=True),
+                cancel_on_timeout=False,
+            )
+        except ReadTimeout as exc:  # the dispatcher's text would claim a cancellation
+            raise ReadTimeout(
+                f"{self.target}: no answer to server/discover within {timeout:.3f} s",
+                timeout_s=timeout,
+                target=self.target,
+            ) from exc
 
     def _discover_strict(self, version: str, deadline: float | None) -> None:
         try:
@@ -556,19 +571,43 @@ class Session:
         )
         return True
 
-    def _initialize(self, deadline: float | None) -> None:
+    def _initialize(self, deadline: float | None, *, after: str = "") -> None:
+        """Send ``initialize`` (never cancelled: MCP lifecycle) within ``deadline``.
+
+        Args:
+            deadline: the monotonic time the handshake must finish by; None: no limit.
+            after: why ``initialize`` follows a probe (added to a timeout's message).
+
+        Raises:
+            ReadTimeout: no answer by ``deadline``, or no time was left to send it.
+        """
         params = {
             "protocolVersion": LATEST_HANDSHAKE_VERSION,
             "capabilities": self.callbacks.capabilities(),
             "clientInfo": self.client_info,
         }
-        result = self.dispatcher.request(
-            "initialize",
-            params,
-            timeout_s=_remaining(deadline),
-            context=SendContext(),
-            cancel_on_timeout=False,
-        )
+        remaining = _remaining(deadline)
+        prefix = f"{after}; " if after else f"{self.target}: "
+        if remaining is not None and remaining <= 0:
+            raise ReadTimeout(
+                f"{prefix}initialize not sent: the connect time limit ran out",
+                timeout_s=0.0,
+                target=self.target,
+            )
+        try:
+            result = self.dispatcher.request(
+                "initialize",
+                params,
+                timeout_s=remaining,
+                context=SendContext(),
+                cancel_on_timeout=False,
+            )
+        except ReadTimeout as exc:  # the dispatcher's text would claim a cancellation
+            raise ReadTimeout(
+                f"{prefix}no answer to initialize within {remaining or 0:.3f} s",
+                timeout_s=remaining,
+                target=self.target,
+            ) from exc
         version = result.get("protocolVersion")
         if version not in HANDSHAKE_VERSIONS:
             raise UnsupportedProtocolVersionError(

@@ -99,6 +99,7 @@ def test_an_oversized_line_fails_the_calls_in_flight_once(
 ) -> None:
     monkeypatch.setattr(stdio_transport, "MAX_LINE_BYTES", 64 * 1024)
     with make(breaker=None) as client:
+        first_pid = client.pid
         calls = [("slow", {"ms": 300})] * 5 + [("oversized", {"bytes": 256 * 1024})]
         started = time.monotonic()
         outcomes = client.call_tool_batch(calls, max_workers=6, deadline=10)
@@ -107,12 +108,24 @@ def test_an_oversized_line_fails_the_calls_in_flight_once(
         for o in outcomes:
             assert isinstance(o.error, ConnectionLostError), o.error
             assert "exceeds" in str(o.error)
-        with pytest.raises(ConnectionLostError):  # no restart_on_exit: the loss stays
+        # the broken connection is restarted on the next call (restart_on_exit default)
+        assert client.call_tool("echo", {"text": "x"}).text == "x"
+        assert client.pid not in (None, first_pid)
+
+
+def test_an_oversized_line_stays_lost_with_restart_on_exit_false(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stdio_transport, "MAX_LINE_BYTES", 64 * 1024)
+    with make(breaker=None, restart_on_exit=False) as client:
+        with pytest.raises(ConnectionLostError, match="exceeds"):
+            client.call_tool("oversized", {"bytes": 256 * 1024})
+        with pytest.raises(ConnectionLostError, match="exceeds"):  # the loss stays
             client.call_tool("echo", {"text": "x"})
 
 
 def test_server_killed_mid_batch_without_restart() -> None:
-    with make(breaker=None) as client:
+    with make(breaker=None, restart_on_exit=False) as client:
         pid = client.pid
         assert pid is not None
         killer = kill_later(pid, 0.5)
@@ -191,7 +204,7 @@ def test_default_budget_limits_replays_after_a_crash() -> None:
 
 def test_breaker_opens_when_the_server_dies_mid_batch() -> None:
     breaker = BreakerPolicy(failure_threshold=3, recovery_timeout_s=60)
-    with make(breaker=breaker) as client:
+    with make(breaker=breaker, restart_on_exit=False) as client:
         pid = client.pid
         assert pid is not None
         killer = kill_later(pid, 0.5)
