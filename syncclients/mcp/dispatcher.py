@@ -556,9 +556,9 @@ class Dispatcher:
                 outcome = pending.future.result(timeout=timeout_s)
             except FutureTimeout:
                 self._abandon(rid, "timeout", ctx, notify=cancel_on_timeout)
+                what = "request cancelled on the server" if cancel_on_timeout else "not cancelled"
                 raise ReadTimeout(
-                    f"{self.target} {method}: no answer within {timeout_s:.3f} s "
-                    "(request cancelled on the server)",
+                    f"{self.target} {method}: no answer within {timeout_s:.3f} s ({what})",
                     timeout_s=timeout_s,
                     target=self.target,
                 ) from None

@@ -54,12 +54,30 @@ def test_timeout_sends_cancel_and_late_answer_is_ignored(make_client) -> None:
     with pytest.raises(ReadTimeout) as info:
         client.call_tool("slow", timeout=0.05)
     assert isinstance(info.value, TimeoutError)
+    assert "(request cancelled on the server)" in str(info.value)
     call = server.requests[-1]
     cancel = transport.sent[-1]
     assert isinstance(cancel, Notification) and cancel.method == "notifications/cancelled"
     assert cancel.params == {"requestId": call.id, "reason": "timeout"}
     transport.inject(Response(call.id, {"content": []}))  # too late: dropped
     client.ping()
+
+
+def test_timeout_of_an_uncancellable_request_does_not_claim_a_cancellation(make_client) -> None:
+    """server/discover (a modern-era ping) is not cancelled on a timeout: the message must
+    not say it was."""
+    server = FakeServer(modern=True)
+    client, transport = make_client(server, retry=RetryPolicy.never())
+    server.handlers["server/discover"] = lambda r: None  # never answers now
+    sent_before = len(transport.sent)
+    with pytest.raises(ReadTimeout) as info:
+        client.ping(timeout=0.05)
+    assert "(not cancelled)" in str(info.value)
+    assert "cancelled on the server" not in str(info.value)
+    assert not any(
+        isinstance(m, Notification) and m.method == "notifications/cancelled"
+        for m in transport.sent[sent_before:]
+    )
 
 
 def test_connection_loss_fails_every_waiting_call(make_client) -> None:
