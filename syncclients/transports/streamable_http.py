@@ -88,6 +88,10 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 #: own wait (and its cancel) runs out first.
 READ_GRACE_S = 1.0
 
+#: After ``notifications/initialized``, the most seconds spent waiting for the server's
+#: answer to the GET stream before the next message is sent (see ``auto_listen``).
+LISTEN_OPEN_WAIT_S = 2.0
+
 SESSION_HEADER = "Mcp-Session-Id"
 VERSION_HEADER = "MCP-Protocol-Version"
 METHOD_HEADER = "Mcp-Method"
@@ -366,9 +370,10 @@ class StreamableHTTPTransport(Transport):
             fails the stream with :class:`~syncclients.errors.ProtocolError`.
         verify: TLS verification: True, False, or a CA bundle path.
         cert: a client certificate path or ``(cert, key)`` pair; None: none.
-        auto_listen: open the GET stream in the background once ``notifications/initialized``
-            was accepted (handshake era); False: only when :meth:`open_listen_stream` is
-            called.
+        auto_listen: open the GET stream once ``notifications/initialized`` was accepted
+            (handshake era), waiting up to :data:`LISTEN_OPEN_WAIT_S` seconds for the
+            server's answer so that no request overtakes it; False: only when
+            :meth:`open_listen_stream` is called.
         listen_read_s: the read timeout of the GET stream, in seconds: after this long
             without a byte (servers need not send keepalives there) it is reopened, resuming
             from the last event id. None: wait without limit (only :meth:`close` ends it).
@@ -859,7 +864,11 @@ class StreamableHTTPTransport(Transport):
         with self._lock:
             has_session = self._session_id is not None
         if has_session:
-            self.open_listen_stream(wait_s=None)
+            # Wait (bounded) for the server's answer to the GET, so that the first request
+            # cannot overtake it: a server may take a GET that arrives after a request's
+            # stream began for that stream's resumption (the sse-retry conformance server
+            # does), and deliver the request's answer on it.
+            self.open_listen_stream(wait_s=LISTEN_OPEN_WAIT_S)
 
     # -- SSE streams ---------------------------------------------------------------------------
 
@@ -927,8 +936,22 @@ class StreamableHTTPTransport(Transport):
                 if stream.method == "initialize" and isinstance(item, Response):
                     self._adopt_session(stream.session_candidate, item)
                 stream.done = True
+            elif isinstance(item, Response | ErrorResponse) and item.id is not None:
+                self._answered_elsewhere(item.id, stream)
             self._deliver(sink, item)
         return stream.done
+
+    def _answered_elsewhere(self, request_id: RequestId, carrier: _Stream) -> None:
+        """A response came on another stream than its request's (the GET stream, or a
+        resumed one): that request's own stream is finished and is never resumed (MCP
+        2025-11-25 transports "Resumability and Redelivery": an answered request is not
+        redelivered; the sse-retry conformance scenario checks it)."""
+        with self._lock:
+            other = self._streams.get(request_id)
+        if other is None or other is carrier:
+            return
+        other.done = True
+        other.abort()
 
     def _run_request_stream(self, stream: _Stream) -> None:
         attempts = 0

@@ -15,11 +15,11 @@ import pytest
 import urllib3.connectionpool
 
 from syncclients.errors import SessionExpiredError, SyncClientsError
-from syncclients.mcp.messages import Request
+from syncclients.mcp.messages import Request, Response
 from syncclients.testing.http_server import Reply
 from syncclients.transports.streamable_http import StreamableHTTPTransport
 
-from .conftest import CollectingSink, chunk
+from .conftest import CollectingSink, StreamingServer, chunk, sse_head
 from .test_streamable_http import INIT_RESULT, MCPStub, ctx, initialize
 
 
@@ -183,3 +183,64 @@ def test_close_never_reads_a_flooding_delete_body(
         stopped.set()
     assert elapsed < 2.0, elapsed
     assert sent[0] < 32 * 1024 * 1024, sent[0]  # socket buffers at most; nothing read on
+
+
+# -- issue 10 item 4: sse-retry (an answered request's stream is never resumed) ----------------
+
+
+def test_a_request_answered_on_the_get_stream_is_never_resumed(
+    streaming_server: Any, sink: CollectingSink
+) -> None:
+    """The server answers the call on the GET stream, then closes the call's own stream
+    (which had an event id and ``retry``). The answered request's stream ends at once; it is
+    never resumed with ``Last-Event-ID`` (before: a GET with ``Last-Event-ID: p1`` 100 ms
+    later, held open by the server)."""
+    listen_conn: list[socket.socket] = []
+    listen_ready = threading.Event()
+    resumes: list[str] = []
+
+    def handler(request_line: str, headers: dict[str, str], body: bytes, conn: Any) -> None:
+        if request_line.startswith("GET"):
+            if "last-event-id" in headers:
+                resumes.append(headers["last-event-id"])
+            conn.sendall(sse_head() + chunk(b"id: g0\nretry: 100\ndata: \n\n"))
+            if not listen_conn:
+                listen_conn.append(conn)
+                listen_ready.set()
+            server.hold_until_client_leaves(conn)
+            return
+        if request_line.startswith("DELETE"):
+            conn.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            return
+        msg = json.loads(body)
+        if msg.get("method") == "initialize":
+            payload = json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": INIT_RESULT})
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nMcp-Session-Id: s1\r\n"
+                + f"Content-Length: {len(payload)}\r\n\r\n{payload}".encode()
+            )
+            return
+        if "id" not in msg:
+            conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+            return
+        conn.sendall(sse_head() + chunk(b"id: p1\nretry: 100\ndata: \n\n"))
+        answer = {"jsonrpc": "2.0", "id": msg["id"], "result": {"content": []}}
+        assert listen_ready.wait(10)
+        listen_conn[0].sendall(chunk(f"id: g1\ndata: {json.dumps(answer)}\n\n".encode()))
+        conn.sendall(b"0\r\n\r\n")  # the call's stream ends without its answer
+
+    server: StreamingServer = streaming_server(handler)
+    t = StreamableHTTPTransport(server.url, auto_listen=False)
+    try:
+        initialize(t, sink)
+        assert t.open_listen_stream(wait_s=5) is True
+        t.send(Request(2, "tools/call", {"name": "x"}), ctx("tools/call", 2, timeout_s=30))
+        assert sink.next() == Response(2, {"content": []})
+        deadline = time.monotonic() + 5
+        while any(th.name == "mcp-http-2" for th in threading.enumerate()):
+            assert time.monotonic() < deadline, "the answered request's stream is still open"
+            time.sleep(0.01)
+        assert resumes == []
+        assert sink.failures.empty()
+    finally:
+        t.close()
