@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 import urllib3.connectionpool
 
-from syncclients.errors import SessionExpiredError, SyncClientsError
+from syncclients.errors import ProtocolError, SessionExpiredError, SyncClientsError
 from syncclients.mcp.messages import Request, Response
 from syncclients.testing.http_server import Reply
+from syncclients.transports.sse import DEFAULT_MAX_EVENT_BYTES, SSEParser
 from syncclients.transports.streamable_http import StreamableHTTPTransport
 
 from .conftest import CollectingSink, StreamingServer, chunk, sse_head
@@ -244,3 +245,35 @@ def test_a_request_answered_on_the_get_stream_is_never_resumed(
         assert sink.failures.empty()
     finally:
         t.close()
+
+
+# -- issue 10 item 2: SSE events, bounded in memory and linear in time ----------------------------
+
+
+def test_a_long_event_in_small_chunks_parses_in_linear_time() -> None:
+    """16 MB of one ``data`` line in 64 KiB chunks (how pump_events reads): the parser kept
+    re-joining and re-scanning the whole incomplete line per chunk (10 s of CPU here)."""
+    parser = SSEParser(max_event_bytes=DEFAULT_MAX_EVENT_BYTES)
+    piece = b"x" * 65536
+    started = time.process_time()
+    assert parser.feed(b"data: ") == []
+    for _ in range(DEFAULT_MAX_EVENT_BYTES // len(piece) - 1):
+        assert parser.feed(piece) == []
+    (only,) = parser.feed(b"\n\n")
+    assert len(only.data) == DEFAULT_MAX_EVENT_BYTES - len(piece)
+    assert time.process_time() - started < 3.0
+
+
+def test_an_endless_line_fails_once_past_the_bound() -> None:
+    parser = SSEParser(max_event_bytes=1_000_000)
+    piece = b"y" * 65536
+    fed = 0
+    error: ProtocolError | None = None
+    while fed < 10_000_000 and error is None:
+        try:
+            parser.feed(piece)
+        except ProtocolError as exc:
+            error = exc
+        fed += len(piece)
+    assert error is not None and "exceeds the limit of 1000000 bytes" in str(error)
+    assert fed <= 1_000_000 + len(piece)  # failed with the first chunk past the bound
