@@ -382,8 +382,8 @@ class StreamableHTTPTransport(Transport):
         default_retry_s: the reconnect delay when the server sent no ``retry`` field, seconds.
         max_retry_s: the longest reconnect delay honoured, in seconds (a larger ``retry`` is
             capped).
-        close_timeout_s: the most seconds :meth:`close` spends on the DELETE and on joining
-            its threads.
+        close_timeout_s: the most seconds :meth:`close` takes in all: the DELETE (cut at
+            that point wherever it is, not per read) and joining its threads. 0: no DELETE.
         terminate_on_close: DELETE the session on :meth:`close` (MCP "Session Management").
 
     Raises:
@@ -670,8 +670,11 @@ class StreamableHTTPTransport(Transport):
         """Stop every stream and thread this transport started, DELETE the session (405 is
         fine), and close the pooled session if this transport built it.
 
-        Idempotent; bounded by about ``close_timeout_s`` seconds (a thread of the caller
-        still waiting for a POST answer is bounded by its own read timeout).
+        Idempotent; bounded by ``close_timeout_s`` seconds in total (a thread of the caller
+        still waiting for a POST answer is bounded by its own read timeout). Sends still in
+        flight on other threads are not cut off: each ends with its own answer (after a lost
+        session, :class:`~syncclients.errors.SessionExpiredError`), and the last of them
+        closes the pooled session.
         """
         with self._lock:
             if self._closing.is_set():
