@@ -27,6 +27,7 @@ import base64
 import contextlib
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -35,6 +36,7 @@ from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
 
 from ..config import PoolLimits, Timeouts
 from ..errors import (
@@ -85,6 +87,10 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 #: Added to a request's ``timeout_s`` for the HTTP read timeout, in seconds, so the caller's
 #: own wait (and its cancel) runs out first.
 READ_GRACE_S = 1.0
+
+#: After ``notifications/initialized``, the most seconds spent waiting for the server's
+#: answer to the GET stream before the next message is sent (see ``auto_listen``).
+LISTEN_OPEN_WAIT_S = 2.0
 
 SESSION_HEADER = "Mcp-Session-Id"
 VERSION_HEADER = "MCP-Protocol-Version"
@@ -364,9 +370,10 @@ class StreamableHTTPTransport(Transport):
             fails the stream with :class:`~syncclients.errors.ProtocolError`.
         verify: TLS verification: True, False, or a CA bundle path.
         cert: a client certificate path or ``(cert, key)`` pair; None: none.
-        auto_listen: open the GET stream in the background once ``notifications/initialized``
-            was accepted (handshake era); False: only when :meth:`open_listen_stream` is
-            called.
+        auto_listen: open the GET stream once ``notifications/initialized`` was accepted
+            (handshake era), waiting up to :data:`LISTEN_OPEN_WAIT_S` seconds for the
+            server's answer so that no request overtakes it; False: only when
+            :meth:`open_listen_stream` is called.
         listen_read_s: the read timeout of the GET stream, in seconds: after this long
             without a byte (servers need not send keepalives there) it is reopened, resuming
             from the last event id. None: wait without limit (only :meth:`close` ends it).
@@ -375,8 +382,8 @@ class StreamableHTTPTransport(Transport):
         default_retry_s: the reconnect delay when the server sent no ``retry`` field, seconds.
         max_retry_s: the longest reconnect delay honoured, in seconds (a larger ``retry`` is
             capped).
-        close_timeout_s: the most seconds :meth:`close` spends on the DELETE and on joining
-            its threads.
+        close_timeout_s: the most seconds :meth:`close` takes in all: the DELETE (cut at
+            that point wherever it is, not per read) and joining its threads. 0: no DELETE.
         terminate_on_close: DELETE the session on :meth:`close` (MCP "Session Management").
 
     Raises:
@@ -448,6 +455,11 @@ class StreamableHTTPTransport(Transport):
         self._listen: _Stream | None = None
         self._threads: set[threading.Thread] = set()
         self._closing = threading.Event()
+        # sends between their closed-check and their end; while any is in flight, close()
+        # leaves the pool to the last of them (closing it under a POST that is about to
+        # take a connection fails that POST with "Pool is closed")
+        self._in_flight = 0
+        self._pool_closed = False
 
     # -- introspection -------------------------------------------------------------------------
 
@@ -525,10 +537,13 @@ class StreamableHTTPTransport(Transport):
         is_init = is_request and method == "initialize"
         stream: _Stream | None = None
         with self._lock:
-            if self._closing.is_set():
-                raise ConnectionLostError(f"{self.target}: transport closed", target=self.target)
+            # A lost session first: a request registered before the session was found lost
+            # and sent after the client already closed this transport to renew it was never
+            # sent, and must say so (SessionExpiredError), not "transport closed".
             if self._expired is not None and not is_init and not context.modern:
                 raise self._copy_expired()
+            if self._closing.is_set():
+                raise ConnectionLostError(f"{self.target}: transport closed", target=self.target)
             if context.protocol_version and not context.modern and not is_init:
                 self._protocol_version = context.protocol_version
             if isinstance(message, Request):
@@ -546,6 +561,23 @@ class StreamableHTTPTransport(Transport):
                     ),
                 )
                 self._streams[message.id] = stream
+            self._in_flight += 1  # close() leaves the pool open until this send is done
+        try:
+            self._send_counted(message, context, sink, stream, method, is_init=is_init)
+        finally:
+            self._pool_use_done()
+
+    def _send_counted(
+        self,
+        message: Message,
+        context: SendContext,
+        sink: MessageSink,
+        stream: _Stream | None,
+        method: str | None,
+        *,
+        is_init: bool,
+    ) -> None:
+        """The body of :meth:`send`, while the send is counted in flight."""
         headers, sent_session = self._headers(context, method, is_init=is_init)
         timeouts = self._post_timeouts(context)
         body = encode(message)
@@ -638,8 +670,11 @@ class StreamableHTTPTransport(Transport):
         """Stop every stream and thread this transport started, DELETE the session (405 is
         fine), and close the pooled session if this transport built it.
 
-        Idempotent; bounded by about ``close_timeout_s`` seconds (a thread of the caller
-        still waiting for a POST answer is bounded by its own read timeout).
+        Idempotent; bounded by ``close_timeout_s`` seconds in total (a thread of the caller
+        still waiting for a POST answer is bounded by its own read timeout). Sends still in
+        flight on other threads are not cut off: each ends with its own answer (after a lost
+        session, :class:`~syncclients.errors.SessionExpiredError`), and the last of them
+        closes the pooled session.
         """
         with self._lock:
             if self._closing.is_set():
@@ -655,16 +690,45 @@ class StreamableHTTPTransport(Transport):
             stream.abort()
         deadline = time.monotonic() + self.close_timeout_s
         if session_id is not None and self.terminate_on_close:
-            self._delete_session(session_id, version)
+            self._delete_session(session_id, version, deadline)
         current = threading.current_thread()
         for thread in threads:
             if thread is not current:
                 thread.join(max(0.0, deadline - time.monotonic()))
-        if self._owns_session:
-            self._http.close()
+        self._close_pool_when_idle()
         self._report_lost(
             ConnectionLostError(f"{self.target}: transport closed", target=self.target)
         )
+
+    def _pool_use_begin(self) -> None:
+        """Count a use of the pool in flight (see :meth:`_close_pool_when_idle`).
+
+        Raises:
+            ConnectionLostError: the transport is closing (the pool may be closed already).
+        """
+        with self._lock:
+            if self._closing.is_set():
+                raise ConnectionLostError(f"{self.target}: transport closed", target=self.target)
+            self._in_flight += 1
+
+    def _pool_use_done(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+        if self._closing.is_set():
+            self._close_pool_when_idle()
+
+    def _close_pool_when_idle(self) -> None:
+        """Close the pooled session this transport built, once no send is in flight.
+
+        A client renewing a lost session closes the old transport while other threads may
+        still be sending on it; each of them must end with its own answer (usually the
+        404 that says the session is gone), so the last one to finish closes the pool.
+        """
+        with self._lock:
+            if self._in_flight > 0 or self._pool_closed or not self._owns_session:
+                return
+            self._pool_closed = True
+        self._http.close()
 
     # -- POST ----------------------------------------------------------------------------------
 
@@ -803,7 +867,11 @@ class StreamableHTTPTransport(Transport):
         with self._lock:
             has_session = self._session_id is not None
         if has_session:
-            self.open_listen_stream(wait_s=None)
+            # Wait (bounded) for the server's answer to the GET, so that the first request
+            # cannot overtake it: a server may take a GET that arrives after a request's
+            # stream began for that stream's resumption (the sse-retry conformance server
+            # does), and deliver the request's answer on it.
+            self.open_listen_stream(wait_s=LISTEN_OPEN_WAIT_S)
 
     # -- SSE streams ---------------------------------------------------------------------------
 
@@ -871,8 +939,22 @@ class StreamableHTTPTransport(Transport):
                 if stream.method == "initialize" and isinstance(item, Response):
                     self._adopt_session(stream.session_candidate, item)
                 stream.done = True
+            elif isinstance(item, Response | ErrorResponse) and item.id is not None:
+                self._answered_elsewhere(item.id, stream)
             self._deliver(sink, item)
         return stream.done
+
+    def _answered_elsewhere(self, request_id: RequestId, carrier: _Stream) -> None:
+        """A response came on another stream than its request's (the GET stream, or a
+        resumed one): that request's own stream is finished and is never resumed (MCP
+        2025-11-25 transports "Resumability and Redelivery": an answered request is not
+        redelivered; the sse-retry conformance scenario checks it)."""
+        with self._lock:
+            other = self._streams.get(request_id)
+        if other is None or other is carrier:
+            return
+        other.done = True
+        other.abort()
 
     def _run_request_stream(self, stream: _Stream) -> None:
         attempts = 0
@@ -974,17 +1056,21 @@ class StreamableHTTPTransport(Transport):
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
         timeouts = Timeouts(self.timeouts.connect_s, stream.read_s)
-        with translating(target=self.target, timeouts=timeouts):
-            response = self._http.get(
-                self.url,
-                headers=headers,
-                auth=self.auth,
-                timeout=(timeouts.connect_s, timeouts.read_s),
-                stream=True,
-                allow_redirects=False,
-                verify=self.verify,
-                cert=self.cert,
-            )
+        self._pool_use_begin()
+        try:
+            with translating(target=self.target, timeouts=timeouts):
+                response = self._http.get(
+                    self.url,
+                    headers=headers,
+                    auth=self.auth,
+                    timeout=(timeouts.connect_s, timeouts.read_s),
+                    stream=True,
+                    allow_redirects=False,
+                    verify=self.verify,
+                    cert=self.cert,
+                )
+        finally:
+            self._pool_use_done()
         status = response.status_code
         if status in (405, 409):
             self._read_error_body(response, timeouts)
@@ -1186,28 +1272,91 @@ class StreamableHTTPTransport(Transport):
             except Exception:
                 logger.exception("%s: connection_lost failed", self.target)
 
-    def _delete_session(self, session_id: str, version: str | None) -> None:
-        """DELETE the session (MCP 2025-11-25 "Session Management"); 405 is fine."""
+    def _delete_session(self, session_id: str, version: str | None, deadline: float) -> None:
+        """DELETE the session (MCP 2025-11-25 "Session Management"); 405 is fine.
+
+        Bounded in total time by ``deadline`` (a ``time.monotonic()`` instant), not per read:
+        the DELETE goes over a connection of its own whose socket is shut down when the
+        deadline passes, wherever the exchange is (connect, TLS, status line, headers), so a
+        server answering one byte every few seconds cannot hold :meth:`close`. The answer's
+        body is never read (nothing in it matters), so its size cannot matter either.
+        Through a proxy the socket is the proxy's; the bound holds the same way.
+        """
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            logger.debug("%s: no time left to DELETE the session", self.target)
+            return
         headers = dict(self.headers)
         headers[SESSION_HEADER] = session_id
         if version:
             headers[VERSION_HEADER] = version
-        limit = max(0.1, self.close_timeout_s)
-        connect = limit if self.timeouts.connect_s is None else min(self.timeouts.connect_s, limit)
-        timeouts = Timeouts(connect, limit)
+        connect = (
+            remaining
+            if self.timeouts.connect_s is None
+            else min(self.timeouts.connect_s, remaining)
+        )
+        timeouts = Timeouts(connect, remaining)
+        sockets: list[socket.socket] = []
+        finished = threading.Event()
+
+        def cut_at_deadline() -> None:
+            if finished.wait(max(0.0, deadline - time.monotonic())):
+                return
+            for sock in list(sockets):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+        http = requests.Session()
+        adapter = _SocketRecordingAdapter(sockets)
+        http.mount("http://", adapter)
+        http.mount("https://", adapter)
+        watchdog = threading.Thread(target=cut_at_deadline, name="mcp-http-delete", daemon=True)
+        watchdog.start()
         try:
+            # the caller's session (if any) still decides headers, cookies, auth and proxies
+            prepared = self._http.prepare_request(
+                requests.Request("DELETE", self.url, headers=headers, auth=self.auth)
+            )
+            settings = self._http.merge_environment_settings(
+                prepared.url, {}, True, self.verify, self.cert
+            )
             with translating(target=self.target, timeouts=timeouts):
-                response = self._http.delete(
-                    self.url,
-                    headers=headers,
-                    auth=self.auth,
+                response = http.send(
+                    prepared,
                     timeout=(timeouts.connect_s, timeouts.read_s),
                     allow_redirects=False,
-                    verify=self.verify,
-                    cert=self.cert,
+                    **settings,
                 )
-            response.close()
-            if response.status_code not in (200, 202, 204, 404, 405):
-                logger.debug("%s: DELETE session answered %s", self.target, response.status_code)
+            status = response.status_code
+            close_response(response)  # the body is not read: the connection is discarded
+            if status not in (200, 202, 204, 404, 405):
+                logger.debug("%s: DELETE session answered %s", self.target, status)
         except (SyncClientsError, UsageError) as exc:
             logger.debug("%s: DELETE session failed: %s", self.target, exc)
+        finally:
+            finished.set()
+            http.close()
+            watchdog.join()
+
+
+class _SocketRecordingAdapter(requests.adapters.HTTPAdapter):
+    """An adapter (urllib3 retries off) that records each socket its connections open, so
+    that another thread can shut them down at a deadline. For one-off exchanges only."""
+
+    def __init__(self, sockets: list[socket.socket]) -> None:
+        super().__init__(max_retries=0)
+        self._sockets = sockets
+
+    def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> Any:
+        pool: Any = super().get_connection_with_tls_context(*args, **kwargs)
+        sockets = self._sockets
+        base = pool.ConnectionCls
+
+        class RecordingConnection(base):  # type: ignore[misc, valid-type]
+            def _new_conn(self) -> socket.socket:
+                sock: socket.socket = super()._new_conn()
+                sockets.append(sock)
+                return sock
+
+        pool.ConnectionCls = RecordingConnection
+        return pool
