@@ -47,14 +47,14 @@ def oauth_for(scenario: str, context: dict[str, Any]) -> OAuth:
             client_id=context["client_id"],
             private_key_pem=context["private_key_pem"],
             signing_algorithm=context.get("signing_algorithm", "ES256"),
-            token_endpoint_auth_method="private_key_jwt",
+            token_endpoint_auth_method="private_key_jwt",  # noqa: S106 - a method name
         )
         return OAuth(grant="client_credentials", client=client)
     if scenario == "auth/client-credentials-basic":
         client = ClientCredentials(
             client_id=context["client_id"],
             client_secret=context["client_secret"],
-            token_endpoint_auth_method="client_secret_basic",
+            token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method name
         )
         return OAuth(grant="client_credentials", client=client)
     if scenario == "auth/cross-app-access-complete-flow":

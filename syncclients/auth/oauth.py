@@ -21,12 +21,13 @@ one refresh however many threads need it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
@@ -34,7 +35,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 import requests
 import requests.auth
 
-from ..errors import AuthorizationError, UsageError, excerpt
+from ..errors import AuthorizationError, TransportError, UsageError, excerpt
 from ..transports.http import translating
 from .discovery import (
     Challenge,
@@ -174,6 +175,19 @@ def _check_endpoint(url: Any, what: str) -> str:
     raise AuthorizationError(f"{what} {url} is not HTTPS (only loopback may use plain HTTP)")
 
 
+@contextlib.contextmanager
+def _authorization_errors(target: str) -> Iterator[None]:
+    """A transport failure of an authorization request (timeout, refused, TLS) becomes an
+    :class:`AuthorizationError` (cause kept), so the MCP layer never mistakes it for the MCP
+    server's own failure."""
+    try:
+        yield
+    except TransportError as exc:
+        raise AuthorizationError(
+            f"authorization request failed: {exc}", target=exc.target or target
+        ) from exc
+
+
 def _scopes(value: str | None) -> list[str]:
     return value.split() if value else []
 
@@ -308,14 +322,14 @@ class OAuth(requests.auth.AuthBase):
             return r
         url = r.request.url or ""
         sent = r.request.headers.get("Authorization")
-        with self._lock:
+        with self._lock, _authorization_errors(url):
             server = self._server_for(url)
             current = self._stored_token(server)
             if status == 401:
                 if current is not None and sent != f"Bearer {current['access_token']}":
                     pass  # another thread got a newer token meanwhile: just re-send
                 else:
-                    self._on_unauthorized(server, challenge, current)
+                    self._on_unauthorized(server, challenge, current, sent)
             elif not self._step_up(server, challenge):
                 return r
             token = self._stored_token(server)
@@ -349,7 +363,7 @@ class OAuth(requests.auth.AuthBase):
             AuthorizationError: discovery or registration failed.
             UsageError: no redirect URI is configured.
         """
-        with self._lock:
+        with self._lock, _authorization_errors(server_url):
             server = self._server_for(server_url)
             if server.metadata is None:
                 probe = self._probe(server_url)
@@ -374,7 +388,8 @@ class OAuth(requests.auth.AuthBase):
             attempt = self._pending.pop(state, None)
             if attempt is None:
                 raise AuthorizationError("authorization callback with an unknown or missing state")
-            self._finish_authorization(attempt, callback_url)
+            with _authorization_errors(attempt.server.server_url):
+                self._finish_authorization(attempt, callback_url)
 
     def tokens_for(self, server_url: str) -> bool:
         """Whether a token for ``server_url`` is stored (it may still need a refresh)."""
@@ -437,7 +452,11 @@ class OAuth(requests.auth.AuthBase):
     # -- the flow ------------------------------------------------------------------------------
 
     def _on_unauthorized(
-        self, server: _Server, challenge: Challenge, current: dict[str, Any] | None
+        self,
+        server: _Server,
+        challenge: Challenge,
+        current: dict[str, Any] | None,
+        sent: str | None,
     ) -> None:
         """A 401: refresh when we have a refresh token, else run the whole flow."""
         if current is not None and current.get("refresh_token") and server.metadata is not None:
@@ -456,6 +475,9 @@ class OAuth(requests.auth.AuthBase):
             and challenge.resource_metadata != server.prm.get("_url")
         ):
             self._discover(server, challenge)
+            stored = self._stored_token(server)
+            if stored is not None and sent != f"Bearer {stored['access_token']}":
+                return  # a token kept from an earlier run (file storage): try it first
         self._obtain(server, self._choose_scope(server, challenge.scope))
 
     def _step_up(self, server: _Server, challenge: Challenge) -> bool:
