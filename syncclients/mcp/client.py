@@ -396,12 +396,24 @@ class MCPClient:
 
         Args:
             entry: the entry; ``command`` entries use :meth:`stdio`, ``url`` ones :meth:`http`.
-            **options: any other :class:`MCPClient` keyword (``name`` defaults to the key).
+            **options: any other :class:`MCPClient` keyword (``name`` defaults to the key),
+                plus ``auths``: ``{auth_name: auth object}`` for ``url`` entries whose
+                ``"auth"`` field names one (e.g. a :class:`syncclients.auth.OAuth`).
 
         Raises:
-            UsageError: a malformed entry.
+            UsageError: a malformed entry, or an ``"auth"`` name not in ``auths``.
         """
         options.setdefault("name", entry.name)
+        auths = options.pop("auths", None) or {}
+        auth_name = entry.raw.get("auth")
+        if auth_name is not None:
+            if entry.url is None or not isinstance(auth_name, str) or auth_name not in auths:
+                known = ", ".join(auths) or "none given"
+                raise UsageError(
+                    f"mcpServers entry {entry.name!r} names auth {auth_name!r}, which is not "
+                    f"one of the auths passed for url servers ({known})"
+                )
+            options["auth"] = auths[auth_name]
         if entry.command is not None:
             return cls.stdio(
                 [entry.command, *entry.args], env=entry.env or None, cwd=entry.cwd, **options

@@ -423,3 +423,26 @@ def test_no_authorize_callable_says_what_to_do(servers: AuthServers) -> None:
         MCPClient.http(servers.mcp_url, auth=OAuth(redirect_uri=REDIRECT), retry=NO_RETRY) as c,
     ):
         c.list_tools()
+
+
+def test_group_entry_names_its_auth(servers: AuthServers) -> None:
+    from syncclients import MCPGroup
+
+    config = {"mcpServers": {"corp": {"url": servers.mcp_url, "auth": "corp-sso"}}}
+    auth = user_oauth()
+    with MCPGroup.from_dict(config, auths={"corp-sso": auth}, retry=NO_RETRY) as group:
+        assert group.call_tool("corp", "whoami", {}).text.startswith("dyn-")
+    assert auth.authorizations == 1
+    with pytest.raises(UsageError, match="names auth 'corp-sso'"):
+        MCPGroup.from_dict(config, auths={})
+
+
+def test_http_client_uses_the_same_auth_object(servers: AuthServers) -> None:
+    from syncclients import HTTPClient
+
+    auth = user_oauth()
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    with HTTPClient(servers.mcp.url, auth=auth, retry=NO_RETRY) as http:
+        answer = http.post("/mcp", json=body)
+    assert answer["result"]["tools"][0]["name"] == "whoami"
+    assert auth.authorizations == 1
