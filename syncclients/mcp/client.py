@@ -34,6 +34,7 @@ from ..errors import (
     CallInterruptedError,
     ConnectError,
     ConnectionLostError,
+    MCPError,
     ProtocolError,
     ReadTimeout,
     ServerExitedError,
@@ -695,10 +696,27 @@ class MCPClient:
                     )
                 if known is not None:
                     headers = param_headers(header_specs(known.input_schema), args)
-            raw = session.request(
-                "tools/call", params, timeout_s=timeout_s, on_progress=on_progress, meta=meta,
-                headers=headers,
-            )  # fmt: skip
+            try:
+                raw = session.request(
+                    "tools/call", params, timeout_s=timeout_s, on_progress=on_progress,
+                    meta=meta, headers=headers,
+                )  # fmt: skip
+            except MCPError as exc:
+                if exc.code != HEADER_MISMATCH or not _mirrors_headers(session):
+                    raise
+                # MCP 2026-07-28 Streamable HTTP: -32020 means the Mcp-Param-* headers do not
+                # match what the server expects (its tool changed since we listed it). The
+                # server rejected the request before running it, so re-list the tools and
+                # retry once with fresh headers (a SHOULD); a second -32020 is raised.
+                listing = self._fetch_listing(
+                    session, "tools/list", "tools", Tool.from_wire, timeout_s
+                )
+                known = {t.name: t for t in self._store_tools(listing, session)}.get(name)
+                headers = param_headers(header_specs(known.input_schema), args) if known else None
+                raw = session.request(
+                    "tools/call", params, timeout_s=timeout_s, on_progress=on_progress,
+                    meta=meta, headers=headers,
+                )  # fmt: skip
             return CallToolResult.from_wire(raw)
 
         def fetch() -> tuple[CallToolResult, float | None]:
@@ -1268,6 +1286,10 @@ _LIST_CHANGED: dict[str, tuple[str, ...]] = {
 def tool_failed(result: CallToolResult) -> bool:
     """A batch's ``result_failed`` for ``tools/call``: the tool answered ``isError``."""
     return result.is_error
+
+
+#: JSON-RPC error of a modern-era server whose Mcp-* headers do not match the body.
+HEADER_MISMATCH = -32020
 
 
 def _mirrors_headers(session: Session) -> bool:
