@@ -132,7 +132,7 @@ class PendingAuthorization:
 
 @dataclass
 class _Attempt:
-    verifier: str
+    verifier: str = field(repr=False)
     state: str
     redirect_uri: str
     scope: str | None
@@ -149,7 +149,7 @@ class _Server:
     metadata: dict[str, Any] | None = None
     prm: dict[str, Any] | None = None
     legacy: bool = False
-    client: dict[str, Any] | None = None
+    client: dict[str, Any] | None = field(default=None, repr=False)  # holds the secret
     scope: str | None = None
     step_ups: int = 0
 
@@ -316,6 +316,9 @@ class OAuth(requests.auth.AuthBase):
     def _on_response(self, r: requests.Response, **kwargs: Any) -> requests.Response:
         status = r.status_code
         if status not in (401, 403):
+            server = self._servers.get(origin_of(r.request.url or ""))
+            if server is not None and server.step_ups and 200 <= status < 300:
+                server.step_ups = 0  # the step-up limit counts failed escalations in a row
             return r
         challenge = parse_challenge(r.headers.get("WWW-Authenticate"))
         if status == 403 and challenge.error != "insufficient_scope":
@@ -342,6 +345,8 @@ class OAuth(requests.auth.AuthBase):
         retried: requests.Response = r.connection.send(prepared, **kwargs)
         retried.history.append(r)
         retried.request = prepared
+        if 200 <= retried.status_code < 300:
+            server.step_ups = 0
         return retried
 
     # -- web split flow ------------------------------------------------------------------------
@@ -440,7 +445,7 @@ class OAuth(requests.auth.AuthBase):
                 if current is not None and current.get("refresh_token"):
                     try:
                         self._refresh(server, current)
-                    except AuthorizationError as exc:
+                    except (AuthorizationError, TransportError) as exc:
                         logger.info("%s: token refresh failed: %s", server.server_url, exc)
                         self.storage.delete(self._token_key(server))
                         return None

@@ -91,11 +91,14 @@ def test_step_up_on_insufficient_scope_with_limit(servers: AuthServers) -> None:
         assert client.call_tool("whoami", {}).text.startswith("dyn-")
         assert servers.authorize_requests[-1]["scope"] == "mcp:basic mcp:write"
         assert auth.authorizations == 2
-        servers.required_scope = "mcp:admin"  # never granted by a step-up that is used up
-        with pytest.raises(HTTPStatusError) as info:
-            client.call_tool("whoami", {})
-        assert info.value.status_code == 403
-    assert auth.authorizations == 2
+        servers.required_scope = "mcp:admin"
+        servers.denied_scopes = {"mcp:admin"}  # asked for, never granted
+        for _ in range(3):
+            with pytest.raises(HTTPStatusError) as info:
+                client.call_tool("whoami", {})
+            assert info.value.status_code == 403
+    # one more escalation (the success before reset the count), then no more
+    assert auth.authorizations == 3
 
 
 def test_wrong_issuer_is_refused(servers: AuthServers) -> None:
@@ -446,3 +449,34 @@ def test_http_client_uses_the_same_auth_object(servers: AuthServers) -> None:
         answer = http.post("/mcp", json=body)
     assert answer["result"]["tools"][0]["name"] == "whoami"
     assert auth.authorizations == 1
+
+
+def test_no_secret_in_logs_or_reprs(servers: AuthServers, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    servers.clients["pre"] = {"client_id": "pre", "client_secret": "pw-SECRET-1"}
+    auth = user_oauth(client=ClientCredentials(client_id="pre", client_secret="pw-SECRET-1"))
+    with caplog.at_level(logging.DEBUG):
+        with MCPClient.http(servers.mcp_url, auth=auth, retry=NO_RETRY) as client:
+            client.list_tools()
+            servers.tokens.clear()
+            servers.refresh_fails = True  # a refresh that fails, logged, then a new grant
+            client.call_tool("whoami", {})
+    secrets_seen = [*servers.tokens, *servers.refresh_tokens, "pw-SECRET-1"]
+    secrets_seen += [f["code"] for f in servers.token_requests if "code" in f]
+    secrets_seen += [f["code_verifier"] for f in servers.token_requests if "code_verifier" in f]
+    text = caplog.text + repr(auth) + repr(auth._servers) + repr(auth.storage)
+    assert len(secrets_seen) >= 6
+    assert "refresh failed" in caplog.text  # the failure itself is logged, without values
+    assert not [s for s in secrets_seen if s in text]
+
+
+def test_step_up_limit_resets_after_a_success(servers: AuthServers) -> None:
+    servers.challenge_scope = "mcp:basic"
+    auth = user_oauth(max_step_ups=1)
+    with MCPClient.http(servers.mcp_url, auth=auth, retry=NO_RETRY) as client:
+        client.list_tools()
+        for extra in ("mcp:a", "mcp:b"):  # two escalations, each followed by a success
+            servers.required_scope = f"mcp:basic {extra}"
+            assert client.call_tool("whoami", {}).text.startswith("dyn-")
+    assert auth.authorizations == 3
