@@ -49,6 +49,7 @@ class AuthServers:
         self.expires_in: int | None = 3600
         self.issue_refresh = True
         self.denied_scopes: set[str] = set()  # never granted, whatever is asked
+        self.fixed_access_token: str | None = None  # issue this access token every time
         self.clients: dict[str, dict[str, Any]] = {}
         self.jwt_public_key: Any = None  # verify private_key_jwt assertions with it
         # records
@@ -235,7 +236,7 @@ class AuthServers:
     def _issue(self, client_id: str, scope: str | None, resource: str | None) -> dict[str, Any]:
         if scope:
             scope = " ".join(s for s in scope.split() if s not in self.denied_scopes) or None
-        access = "at-" + secrets.token_hex(12)
+        access = self.fixed_access_token or "at-" + secrets.token_hex(12)
         expires = self.expires_in if self.expires_in is not None else 3600
         record = {
             "client_id": client_id,
