@@ -55,6 +55,7 @@ from ..resilience.cache import CacheStats, ResultCache
 from ..resilience.stats import CallStats
 from .config import ServerEntry
 from .dispatcher import DispatchStats, report_sent_requests
+from .jsonrpc_batch import BATCH_VERSION, JsonRpcBatcher
 from .listen import Listener
 from .messages import Notification
 from .metrics import MCPClientMetrics, build_metrics
@@ -147,6 +148,10 @@ class MCPClient:
             kept. Off by default.
         tool_result_ttl_s: how long a cached tool result stays fresh, in seconds.
         cache_maxsize: the most cached entries (lists, reads and tool results together).
+        jsonrpc_batch_size: with a server that negotiated 2025-03-26 (the only MCP version
+            that allows JSON-RPC batches) over Streamable HTTP, send concurrent requests (e.g.
+            of :meth:`call_tool_batch`) as arrays of up to this many, each still with its own
+            outcome; 0 or 1: never batch. Other versions and transports ignore it.
     """
 
     def __init__(
@@ -175,6 +180,7 @@ class MCPClient:
         cache_tool_results: bool = False,
         tool_result_ttl_s: float = 60.0,
         cache_maxsize: int = 1024,
+        jsonrpc_batch_size: int = 0,
     ) -> None:
         if era not in ("auto", "legacy", "2026-07-28"):
             raise UsageError(f"era must be 'auto', 'legacy' or '2026-07-28', got {era!r}")
@@ -227,6 +233,9 @@ class MCPClient:
         self._cache: ResultCache[tuple[str, ...], Any] = ResultCache(
             cache_maxsize, default_ttl_s=tool_result_ttl_s
         )
+        if jsonrpc_batch_size < 0:
+            raise UsageError(f"jsonrpc_batch_size must be >= 0, got {jsonrpc_batch_size!r}")
+        self.jsonrpc_batch_size = jsonrpc_batch_size
         self._dispatch_stats = DispatchStats()  # shared by every session: survives restarts
         self._stats = CallStats()  # a hook of the pipeline; see metrics()
 
@@ -1128,12 +1137,22 @@ class MCPClient:
             finally:
                 with self._state_lock:
                     self._opening = None
+            self._maybe_batch(session)
             with self._state_lock:
                 if self._closed:
                     session.close()
                     raise UsageError(f"MCPClient for {self.target!r} is closed")
                 self._session = session
             return session
+
+    def _maybe_batch(self, session: Session) -> None:
+        """Coalesce concurrent requests into JSON-RPC batches when asked for and allowed:
+        the session negotiated 2025-03-26 (the only version with batches) over a transport
+        that can send them."""
+        size = self.jsonrpc_batch_size
+        send_batch = getattr(session.transport, "send_batch", None)
+        if size >= 2 and session.protocol_version == BATCH_VERSION and send_batch is not None:
+            session.dispatcher.batcher = JsonRpcBatcher(session.transport.send, send_batch, size)
 
     def _internal_notification(self, message: Notification) -> None:
         listener = self._listener

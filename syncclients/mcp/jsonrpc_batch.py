@@ -1,0 +1,106 @@
+"""JSON-RPC batches for servers that negotiated MCP 2025-03-26, the one protocol version that
+allows them (2025-06-18 removed them): concurrent requests are coalesced into arrays of at
+most ``max_size`` requests, one POST each.
+
+No timer and no added latency: the first caller to find nobody sending becomes the sender;
+requests that arrive while a POST is in flight queue up and go together in the next one.
+Each request keeps its own id, future, timeout and cancellation in the dispatcher; only the
+POST is shared, and a failed POST fails every request it carried.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from .messages import Request
+from .transport import SendContext
+
+__all__ = ["BATCH_VERSION", "JsonRpcBatcher"]
+
+#: The only MCP protocol version that allows JSON-RPC batches.
+BATCH_VERSION = "2025-03-26"
+
+
+@dataclass
+class _Slot:
+    request: Request
+    context: SendContext
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class JsonRpcBatcher:
+    """Coalesces concurrent requests into JSON-RPC batches. Thread-safe.
+
+    Args:
+        send_one: sends one request (the transport's ``send``), used when a round has one.
+        send_batch: sends several requests as one array (the transport's ``send_batch``).
+        max_size: the most requests per batch (>= 2).
+    """
+
+    def __init__(
+        self,
+        send_one: Callable[[Request, SendContext], None],
+        send_batch: Callable[[Sequence[Request], SendContext], None],
+        max_size: int,
+    ) -> None:
+        self._send_one = send_one
+        self._send_batch = send_batch
+        self.max_size = max_size
+        self._lock = threading.Lock()
+        self._queue: list[_Slot] = []
+        self._sending = False
+        #: POSTs made and requests they carried (for benchmarks and tests).
+        self.posts = 0
+        self.requests = 0
+
+    def send(self, request: Request, context: SendContext) -> None:
+        """Send ``request``, alone or in a batch with concurrent ones; return once sent.
+
+        Raises:
+            whatever the transport raised for the POST that carried it.
+        """
+        slot = _Slot(request, context)
+        with self._lock:
+            self._queue.append(slot)
+            lead = not self._sending
+            if lead:
+                self._sending = True
+        if lead:
+            self._drain()
+        else:
+            slot.done.wait()  # set by the sender in a finally: never left waiting
+        if slot.error is not None:
+            raise slot.error
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._sending = False
+                    return
+                chunk = self._queue[: self.max_size]
+                del self._queue[: self.max_size]
+                self.posts += 1
+                self.requests += len(chunk)
+            error: BaseException | None = None
+            try:
+                if len(chunk) == 1:
+                    self._send_one(chunk[0].request, chunk[0].context)
+                else:
+                    self._send_batch([s.request for s in chunk], _merged(chunk))
+            except BaseException as exc:  # handed to every caller of this POST
+                error = exc
+            finally:
+                for s in chunk:
+                    s.error = error
+                    s.done.set()
+
+
+def _merged(chunk: Sequence[_Slot]) -> SendContext:
+    """One context for the POST: the longest wait among its requests (None wins)."""
+    waits = [s.context.timeout_s for s in chunk]
+    timeout = None if any(w is None for w in waits) else max(w for w in waits if w is not None)
+    return replace(chunk[0].context, request_id=None, name=None, timeout_s=timeout)

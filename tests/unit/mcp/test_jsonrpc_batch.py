@@ -1,0 +1,113 @@
+"""JSON-RPC batches for 2025-03-26 servers: concurrent calls of call_tool_batch coalesced into
+arrays, each call still with its own outcome (a scripted server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from syncclients import HTTPStatusError, MCPClient, RetryPolicy
+from syncclients.testing import LocalHTTPServer, Reply, RequestInfo
+
+
+class Server:
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.lock = threading.Lock()
+        self.posts: list[int] = []  # requests per POST that carried tools/call
+        self.fail_arrays = False
+        self.http = LocalHTTPServer()
+        self.http.routes[("POST", "/mcp")] = self.handle
+        self.http.routes[("GET", "/mcp")] = lambda _r: Reply(405)
+        self.http.routes[("DELETE", "/mcp")] = lambda _r: Reply(200)
+
+    def answer(self, msg: dict[str, Any]) -> dict[str, Any] | None:
+        if "id" not in msg:
+            return None
+        if msg["method"] == "initialize":
+            result: dict[str, Any] = {
+                "protocolVersion": self.version,
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "batch", "version": "1"},
+            }
+        elif msg["method"] == "tools/list":
+            result = {"tools": [{"name": "echo", "inputSchema": {"type": "object"}}]}
+        elif msg["method"] == "tools/call":
+            text = str(msg["params"]["arguments"]["i"])
+            result = {"content": [{"type": "text", "text": text}]}
+        else:
+            result = {}
+        return {"jsonrpc": "2.0", "id": msg["id"], "result": result}
+
+    def handle(self, req: RequestInfo) -> Reply:
+        body = req.json()
+        batch = body if isinstance(body, list) else [body]
+        calls = sum(1 for m in batch if m.get("method") == "tools/call")
+        if calls:
+            with self.lock:
+                self.posts.append(len(batch))
+        if isinstance(body, list) and self.fail_arrays:
+            return Reply(500, b"no batches today")
+        answers = [a for a in (self.answer(m) for m in batch) if a is not None]
+        if not answers:
+            return Reply(202)
+        headers = {"Content-Type": "application/json", "Mcp-Session-Id": "s1"}
+        payload = answers if isinstance(body, list) else answers[0]
+        return Reply(200, json.dumps(payload), headers, delay_s=0.02 if calls else 0.0)
+
+
+@pytest.fixture(params=["2025-03-26"])
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    srv = Server(request.param)
+    srv.http.start()
+    try:
+        yield srv
+    finally:
+        srv.http.stop()
+
+
+def client(server: Server, size: int) -> MCPClient:
+    return MCPClient.http(
+        server.http.url + "/mcp",
+        era="legacy",
+        jsonrpc_batch_size=size,
+        retry=RetryPolicy(max_attempts=1),
+        hooks=(),
+    )
+
+
+def test_concurrent_calls_go_as_batches_with_own_outcomes(server: Server) -> None:
+    with client(server, 8) as c:
+        outcomes = c.call_tool_batch([("echo", {"i": i}) for i in range(40)], max_workers=8)
+    assert [o.result.text for o in outcomes] == [str(i) for i in range(40)]
+    assert sum(server.posts) == 40
+    assert max(server.posts) > 1 and max(server.posts) <= 8  # coalesced, within the limit
+    assert len(server.posts) < 40
+
+
+def test_a_failed_batch_post_fails_only_its_calls(server: Server) -> None:
+    server.fail_arrays = True
+    with client(server, 8) as c:
+        outcomes = c.call_tool_batch([("echo", {"i": i}) for i in range(24)], max_workers=8)
+    failed = [o for o in outcomes if not o.ok]
+    assert failed and all(isinstance(o.error, HTTPStatusError) for o in failed)
+    assert all(o.result.text == str(o.index) for o in outcomes if o.ok)
+    assert len(failed) == sum(n for n in server.posts if n > 1)
+
+
+@pytest.mark.parametrize("server", ["2025-06-18"], indirect=True)
+def test_never_batches_after_2025_03_26(server: Server) -> None:
+    with client(server, 8) as c:
+        outcomes = c.call_tool_batch([("echo", {"i": i}) for i in range(16)], max_workers=8)
+    assert all(o.ok for o in outcomes)
+    assert server.posts == [1] * 16
+
+
+def test_off_by_default(server: Server) -> None:
+    with client(server, 0) as c:
+        c.call_tool_batch([("echo", {"i": i}) for i in range(16)], max_workers=8)
+    assert server.posts == [1] * 16
