@@ -95,9 +95,7 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, nargs="+", default=[0.0, 5.0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[0, 4, 8, 32])
     args = parser.parse_args()
-    print(
-        "| server delay per POST | jsonrpc_batch_size | wall s | calls/s | POSTs | client CPU ms/call |"
-    )
+    print("| server delay per POST | jsonrpc_batch_size | wall s | calls/s | POSTs | CPU ms/call |")
     print("|---|---|---|---|---|---|")
     for delay in args.delay_ms:
         for size in args.sizes:
