@@ -151,8 +151,8 @@ class MCPClient:
         jsonrpc_batch_size: with a server that negotiated 2025-03-26 (the only MCP version
             that allows JSON-RPC batches) over Streamable HTTP, send concurrent requests (e.g.
             of :meth:`call_tool_batch`) as arrays of up to this many, each still with its own
-            outcome; 0 or 1: never batch. Other versions and transports ignore it. One POST
-            is in flight at a time, so this saves POSTs and client CPU (about half per call)
+            outcome; 0 or 1: never batch. Other versions and transports ignore it. At most
+            2 POSTs are in flight, so this saves POSTs and client CPU (about half per call)
             but is slower with a slow server (``bench/jsonrpc_batch.py``).
     """
 

@@ -111,3 +111,50 @@ def test_off_by_default(server: Server) -> None:
     with client(server, 0) as c:
         c.call_tool_batch([("echo", {"i": i}) for i in range(16)], max_workers=8)
     assert server.posts == [1] * 16
+
+
+def test_batcher_under_contention_never_strands_a_caller() -> None:
+    """50 threads, POSTs that are slow or fail at random: every caller returns (sent or with
+    its POST's error), every request is sent exactly once, batches stay within the limit."""
+    import random
+
+    from syncclients.mcp.jsonrpc_batch import JsonRpcBatcher
+    from syncclients.mcp.messages import Request
+    from syncclients.mcp.transport import SendContext
+
+    sent: list[int] = []
+    sizes: list[int] = []
+    lock = threading.Lock()
+    rng = random.Random(7)
+
+    def post(ids: list[int]) -> None:
+        with lock:
+            sent.extend(ids)
+            sizes.append(len(ids))
+            fail = rng.random() < 0.2
+        threading.Event().wait(rng.random() / 500)
+        if fail:
+            raise OSError("boom")
+
+    batcher = JsonRpcBatcher(
+        lambda r, _c: post([int(r.id)]),
+        lambda rs, _c: post([int(r.id) for r in rs]),
+        max_size=5,
+    )
+    results: dict[int, str] = {}
+
+    def caller(i: int) -> None:
+        try:
+            batcher.send(Request(i, "tools/call", None), SendContext(timeout_s=1.0))
+            results[i] = "sent"
+        except OSError:
+            results[i] = "failed"
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not any(t.is_alive() for t in threads)
+    assert sorted(sent) == list(range(50)) and len(results) == 50
+    assert max(sizes) <= 5 and batcher.requests == 50
