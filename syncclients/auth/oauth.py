@@ -325,17 +325,21 @@ class OAuth(requests.auth.AuthBase):
             return r
         url = r.request.url or ""
         sent = r.request.headers.get("Authorization")
-        with self._lock, _authorization_errors(url):
-            server = self._server_for(url)
-            current = self._stored_token(server)
-            if status == 401:
-                if current is not None and sent != f"Bearer {current['access_token']}":
-                    pass  # another thread got a newer token meanwhile: just re-send
-                else:
-                    self._on_unauthorized(server, challenge, current, sent)
-            elif not self._step_up(server, challenge):
-                return r
-            token = self._stored_token(server)
+        try:
+            with self._lock, _authorization_errors(url):
+                server = self._server_for(url)
+                current = self._stored_token(server)
+                if status == 401:
+                    if current is not None and sent != f"Bearer {current['access_token']}":
+                        pass  # another thread got a newer token meanwhile: just re-send
+                    else:
+                        self._on_unauthorized(server, challenge, current, sent)
+                elif not self._step_up(server, challenge):
+                    return r
+                token = self._stored_token(server)
+        except BaseException:
+            r.close()  # the refused answer is never handed on: release its connection
+            raise
         if token is None:
             return r
         r.content  # noqa: B018 - drain the refused answer so its connection is reused

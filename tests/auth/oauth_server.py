@@ -61,6 +61,8 @@ class AuthServers:
         self.authorize_requests: list[dict[str, str]] = []
         self.registrations: list[dict[str, Any]] = []
         self.mcp_auth_headers: list[str | None] = []
+        self.idp_requests: list[dict[str, str]] = []
+        self.jags: dict[str, dict[str, str]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -72,6 +74,7 @@ class AuthServers:
         a[("POST", "/register")] = self._register
         a[("GET", "/authorize")] = self._authorize
         a[("POST", "/token")] = self._token
+        a[("POST", "/idp/token")] = self._idp_token
         m[("GET", "/.well-known/oauth-protected-resource/mcp")] = self._prm
         m[("POST", "/mcp")] = self._mcp
         m[("GET", "/mcp")] = self._mcp_get
@@ -289,9 +292,34 @@ class AuthServers:
             if self.refresh_fails or old is None:
                 return Reply(400, {"error": "invalid_grant"})
             return Reply(200, self._issue(client_id, old["scope"], form.get("resource")))
+        if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            with self._lock:
+                exchanged = self.jags.pop(form.get("assertion", ""), None)
+            if exchanged is None:
+                return Reply(400, {"error": "invalid_grant"})
+            return Reply(200, self._issue(client_id, exchanged.get("scope"), exchanged["resource"]))
         if grant == "client_credentials":
             return Reply(200, self._issue(client_id, form.get("scope"), form.get("resource")))
         return Reply(400, {"error": "unsupported_grant_type"})
+
+    def _idp_token(self, req: RequestInfo) -> Reply:
+        """An enterprise IdP's RFC 8693 token exchange: ID token in, ID-JAG out."""
+        form = _form(req)
+        with self._lock:
+            self.idp_requests.append(form)
+        if form.get("subject_token") != "id-token-of-alice" or form.get("client_id") != "idp-app":
+            return Reply(400, {"error": "invalid_grant"})
+        jag = "jag-" + secrets.token_hex(8)
+        with self._lock:
+            self.jags[jag] = form
+        return Reply(
+            200,
+            {
+                "access_token": jag,
+                "issued_token_type": "urn:ietf:params:oauth:token-type:id-jag",
+                "token_type": "N_A",
+            },
+        )
 
     def token_grants(self) -> list[str]:
         with self._lock:

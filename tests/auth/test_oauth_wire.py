@@ -480,3 +480,46 @@ def test_step_up_limit_resets_after_a_success(servers: AuthServers) -> None:
             servers.required_scope = f"mcp:basic {extra}"
             assert client.call_tool("whoami", {}).text.startswith("dyn-")
     assert auth.authorizations == 3
+
+
+def test_cross_app_access_exchanges_the_id_token(servers: AuthServers) -> None:
+    from syncclients.auth import IdentityAssertion
+
+    servers.clients["mcp-app"] = {"client_id": "mcp-app", "client_secret": "app-pw"}
+    auth = OAuth(
+        grant="jwt_bearer",
+        client=ClientCredentials(client_id="mcp-app", client_secret="app-pw"),
+        identity_assertion=IdentityAssertion(
+            id_token="id-token-of-alice",
+            idp_token_endpoint=servers.issuer + "/idp/token",
+            idp_client_id="idp-app",
+        ),
+    )
+    with MCPClient.http(servers.mcp_url, auth=auth, retry=NO_RETRY) as client:
+        assert client.call_tool("whoami", {}).text == "mcp-app"
+    (exchange,) = servers.idp_requests
+    assert exchange["grant_type"] == "urn:ietf:params:oauth:grant-type:token-exchange"
+    assert exchange["requested_token_type"] == "urn:ietf:params:oauth:token-type:id-jag"
+    assert exchange["audience"] == servers.issuer and exchange["resource"] == servers.mcp_url
+    (grant,) = servers.token_requests
+    assert grant["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    assert servers.token_auth_headers[0].startswith("Basic ")  # type: ignore[union-attr]
+    assert servers.authorize_requests == [] and servers.registrations == []
+
+
+def test_client_id_metadata_document_instead_of_registration(servers: AuthServers) -> None:
+    cimd = "https://app.example.com/oauth/client.json"
+    servers.metadata_extra = {"client_id_metadata_document_supported": True}
+    servers.clients[cimd] = {"client_id": cimd}
+    auth = user_oauth(client_metadata_url=cimd)
+    with MCPClient.http(servers.mcp_url, auth=auth, retry=NO_RETRY) as client:
+        client.list_tools()
+    assert servers.registrations == []
+    assert servers.authorize_requests[0]["client_id"] == cimd
+    assert servers.token_requests[0]["client_id"] == cimd  # auth method none: id in the body
+    # without the server's support, the same OAuth registers dynamically
+    servers.metadata_extra = {}
+    other = user_oauth(client_metadata_url=cimd)
+    with AuthServers() as fresh, MCPClient.http(fresh.mcp_url, auth=other, retry=NO_RETRY) as c:
+        c.list_tools()
+        assert len(fresh.registrations) == 1
