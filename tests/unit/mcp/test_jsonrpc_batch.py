@@ -20,6 +20,7 @@ class Server:
         self.lock = threading.Lock()
         self.posts: list[int] = []  # requests per POST that carried tools/call
         self.fail_arrays = False
+        self.sse = False  # answer tools/call POSTs as an SSE stream of the responses
         self.http = LocalHTTPServer()
         self.http.routes[("POST", "/mcp")] = self.handle
         self.http.routes[("GET", "/mcp")] = lambda _r: Reply(405)
@@ -55,6 +56,11 @@ class Server:
         answers = [a for a in (self.answer(m) for m in batch) if a is not None]
         if not answers:
             return Reply(202)
+        if self.sse and calls:
+            events = b"".join(
+                b"event: message\ndata: " + json.dumps(a).encode() + b"\n\n" for a in answers
+            )
+            return Reply(200, events, {"Content-Type": "text/event-stream"}, delay_s=0.02)
         headers = {"Content-Type": "application/json", "Mcp-Session-Id": "s1"}
         payload = answers if isinstance(body, list) else answers[0]
         return Reply(200, json.dumps(payload), headers, delay_s=0.02 if calls else 0.0)
@@ -87,6 +93,14 @@ def test_concurrent_calls_go_as_batches_with_own_outcomes(server: Server) -> Non
     assert sum(server.posts) == 40
     assert max(server.posts) > 1 and max(server.posts) <= 8  # coalesced, within the limit
     assert len(server.posts) < 40
+
+
+def test_batches_answered_as_sse_streams(server: Server) -> None:
+    server.sse = True
+    with client(server, 8) as c:
+        outcomes = c.call_tool_batch([("echo", {"i": i}) for i in range(40)], max_workers=8)
+    assert [o.result.text for o in outcomes] == [str(i) for i in range(40)]
+    assert max(server.posts) > 1 and sum(server.posts) == 40
 
 
 def test_a_failed_batch_post_fails_only_its_calls(server: Server) -> None:
