@@ -19,7 +19,6 @@ import requests
 from syncclients import MCPClient
 from syncclients.auth import ClientCredentials, IdentityAssertion, OAuth
 from syncclients.mcp.types import ElicitRequest, ElicitResult
-from syncclients.transports.streamable_http import StreamableHTTPTransport
 
 REDIRECT_URI = "http://localhost:3000/callback"
 CIMD_URL = "https://conformance-test.local/client-metadata.json"
@@ -91,15 +90,7 @@ def main() -> int:
         options["auth"] = oauth_for(scenario, context)
     if scenario == "elicitation-sep1034-client-defaults":
         options["elicitation"] = accept_defaults
-    if scenario == "sse-retry":
-        # The suite's server answers the tool call on *any* GET and times it from the POST
-        # stream's close, so our standalone listening GET (opened on a worker thread after
-        # notifications/initialized) is mistaken for the reconnection when it happens to start
-        # after the tools/call POST (seen about 1 run in 10 on a loaded machine). Without it,
-        # the only GET is the resumption this scenario is about (retry + Last-Event-ID).
-        client = MCPClient(lambda: StreamableHTTPTransport(url, auto_listen=False), **options)
-    else:
-        client = MCPClient.http(url, **options)
+    client = MCPClient.http(url, **options)
     with client:
         tools = client.list_tools()
         if scenario == "tools_call":

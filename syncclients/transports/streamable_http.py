@@ -843,7 +843,12 @@ class StreamableHTTPTransport(Transport):
         with self._lock:
             has_session = self._session_id is not None
         if has_session:
-            self.open_listen_stream(wait_s=None)
+            # Wait (bounded) until the server answered the GET: a server may send a request
+            # (elicitation, sampling) as soon as we are initialized, and one with no GET
+            # stream open yet drops it (the TypeScript SDK does; seen in the conformance
+            # suite's elicitation scenario when the GET started after the first tools/call).
+            connect_s = self.timeouts.connect_s
+            self.open_listen_stream(wait_s=min(connect_s, 2.0) if connect_s else 2.0)
 
     # -- SSE streams ---------------------------------------------------------------------------
 
