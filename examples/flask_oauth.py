@@ -12,7 +12,12 @@ Tokens are kept per user: one :class:`OAuth` per user, all on one token store, e
 its own ``storage_prefix``; a :class:`FileTokenStorage` keeps them across restarts (owner-only
 file, atomic writes). One ``MCPClient`` per user, created on first use and shared by that
 user's request threads. Users are identified by a Flask session cookie here; use your own
-login instead.
+login instead. Keep the callback's query string (a single-use code) out of access logs.
+
+Run it with no arguments to watch it work (``python examples/flask_oauth.py``): it starts a
+local authorization server and a protected MCP server on 127.0.0.1
+(:class:`syncclients.testing.AuthServers`, which authorizes everyone at once, no login page),
+serves this app, and walks two users' browsers through the redirects.
 
 Configuration (``create_app(config)``): ``MCP_URL`` (the protected MCP endpoint),
 ``PUBLIC_URL`` (this app's base URL, for the redirect URI), ``TOKEN_FILE`` (None: in memory),
@@ -21,15 +26,20 @@ Configuration (``create_app(config)``): ``MCP_URL`` (the protected MCP endpoint)
 
 from __future__ import annotations
 
+import logging
 import secrets
+import sys
 import threading
 from typing import Any
 
+import requests
 from flask import Flask, jsonify, redirect, request, session
+from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 from syncclients import AuthorizationError, MCPClient
 from syncclients.auth import FileTokenStorage, MemoryTokenStorage, OAuth, TokenStorage
+from syncclients.testing import AuthServers
 
 
 class UserClients:
@@ -109,3 +119,35 @@ def create_app(config: dict[str, Any]) -> Flask:
         return jsonify(user=user, tools=names, first_tool_says=who)
 
     return app
+
+
+def main() -> int:
+    # An access log would record /oauth/callback?code=...: keep codes out of logs
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    with AuthServers() as servers:
+        server = make_server("127.0.0.1", 0, Flask("placeholder"), threaded=True)
+        url = f"http://127.0.0.1:{server.server_port}"
+        app = create_app({"MCP_URL": servers.mcp_url, "PUBLIC_URL": url})
+        server.app = app
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            for name in ("alice", "bob"):
+                with requests.Session() as browser:  # one cookie jar per user
+                    first = browser.get(url + "/tools", timeout=30)
+                    hops = " -> ".join(r.url.split("?")[0] for r in first.history)
+                    print(f"{name}: {hops} -> {first.url}")
+                    print(f"{name}: {first.json()}")
+                    again = browser.get(url + "/tools", timeout=30)
+                    print(f"{name} again: {len(again.history)} redirects (token kept)")
+            print(f"authorization requests: {len(servers.authorize_requests)}")
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(10)
+            app.extensions["user_clients"].close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

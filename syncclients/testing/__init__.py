@@ -2,5 +2,6 @@
 fixtures. Nothing here is imported by the library itself."""
 
 from .http_server import LocalHTTPServer, Reply, RequestInfo
+from .oauth_server import AuthServers
 
-__all__ = ["LocalHTTPServer", "Reply", "RequestInfo"]
+__all__ = ["AuthServers", "LocalHTTPServer", "Reply", "RequestInfo"]

@@ -1,5 +1,5 @@
 """MCP authorization against a local authorization server and protected MCP server on
-127.0.0.1 (tests/auth/oauth_server.py): the flow, its security checks, its faults, and
+127.0.0.1 (syncclients/testing/oauth_server.py): the flow, its security checks, its faults, and
 concurrency (one authorization / one refresh for 20 threads)."""
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from syncclients.auth import (
     OAuth,
 )
 from syncclients.errors import AuthorizationError, HTTPStatusError, Timeout, UsageError
-
-from .oauth_server import AuthServers
+from syncclients.testing.oauth_server import AuthServers
 
 REDIRECT = "http://127.0.0.1:9/callback"
 NO_RETRY = RetryPolicy(max_attempts=1)
@@ -289,7 +288,18 @@ def test_client_credentials_with_private_key_jwt(servers: AuthServers) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    servers.jwt_public_key = key.public_key()
+    import jwt
+
+    def verify(assertion: str, audience: str) -> str | None:
+        try:
+            claims = jwt.decode(
+                assertion, key.public_key(), algorithms=["ES256"], audience=audience
+            )
+        except jwt.PyJWTError:
+            return None
+        return str(claims["sub"]) if claims["sub"] == claims["iss"] else None
+
+    servers.verify_assertion = verify
     servers.clients["jwt-client"] = {"client_id": "jwt-client"}
     creds = ClientCredentials(
         client_id="jwt-client", private_key_pem=pem, signing_algorithm="ES256"

@@ -17,7 +17,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from tests.auth.oauth_server import AuthServers
+from syncclients.testing.oauth_server import AuthServers
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "flask_oauth.py"
 

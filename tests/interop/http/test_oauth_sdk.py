@@ -17,7 +17,7 @@ from syncclients import MCPClient, RetryPolicy
 from syncclients.auth import OAuth
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-from tests.auth.oauth_server import AuthServers
+from syncclients.testing.oauth_server import AuthServers
 
 
 def headless(url: str) -> str:
