@@ -17,6 +17,7 @@ from .config import (
     Timeouts,
 )
 from .errors import (
+    AuthorizationError,
     CallCancelledError,
     CallInterruptedError,
     CircuitOpenError,
@@ -71,6 +72,7 @@ __all__ = [
     "USE_CLIENT_DEFAULT",
     "APIKeyAuth",
     "AttemptRecord",
+    "AuthorizationError",
     "BasicAuth",
     "BatchCall",
     "BatchInterrupted",

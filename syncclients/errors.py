@@ -43,6 +43,9 @@ Two roots, split by what the caller does next::
     ├── CallInterruptedError          Ctrl-C stopped a batch while this call was running: it
     │                                 may have run on the server (cancellation sent);
     │                                 outcome unknown
+    ├── AuthorizationError            MCP authorization (OAuth 2.1) could not get a token:
+    │                                 discovery, registration, the user's consent or a token
+    │                                 request failed (.status_code, .error); no secrets kept
     └── ProtocolError                 the peer's output is malformed (undecodable JSON, bad
         │                             framing, a reply that breaks the protocol) (.excerpt)
         └── InputRequiredLimitError   the MCP server kept answering input_required (.max_rounds)
@@ -75,6 +78,7 @@ if TYPE_CHECKING:
     import requests
 
 __all__ = [
+    "AuthorizationError",
     "CallCancelledError",
     "CallInterruptedError",
     "CircuitOpenError",
@@ -555,3 +559,28 @@ class CallInterruptedError(SyncClientsError):
     ``notifications/cancelled``, MCP basic/utilities/cancellation), which a server may
     ignore. Not a :class:`CallCancelledError`: that one means the call was never sent.
     """
+
+
+class AuthorizationError(SyncClientsError):
+    """MCP authorization (OAuth 2.1, RFC 6749/9728/8414) could not obtain a usable token.
+
+    Raised for bad or missing metadata, a wrong issuer, a failed registration, a denied or
+    mismatched authorization response, a token endpoint error, or a step-up retry limit. The
+    message never contains tokens, codes, verifiers or client secrets.
+
+    Attributes:
+        status_code: the HTTP status of the failing authorization request, or None.
+        error: the OAuth ``error`` code (e.g. ``"invalid_grant"``), or None.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        target: str | None = None,
+        status_code: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        super().__init__(message, target=target)
+        self.status_code = status_code
+        self.error = error

@@ -52,6 +52,7 @@ from ..errors import (
     TransportError,
     UnsupportedProtocolVersionError,
 )
+from .jsonrpc_batch import JsonRpcBatcher
 from .messages import (
     INTERNAL_ERROR,
     MISSING_REQUIRED_CLIENT_CAPABILITY,
@@ -375,6 +376,8 @@ class Dispatcher:
         stats: DispatchStats | None = None,
     ) -> None:
         self.transport = transport
+        #: Coalesces requests into JSON-RPC batches (2025-03-26 sessions only); None: off.
+        self.batcher: JsonRpcBatcher | None = None
         self.target = transport.target
         self._on_request = on_request
         self._on_notification = on_notification
@@ -549,7 +552,11 @@ class Dispatcher:
             on_sent(rid)
         try:
             try:
-                self.transport.send(Request(rid, method, params), ctx)
+                batcher = self.batcher
+                if batcher is not None and not ctx.modern:
+                    batcher.send(Request(rid, method, params), ctx)
+                else:
+                    self.transport.send(Request(rid, method, params), ctx)
                 sent_hook: SentHook | None = getattr(_sent_hooks, "hook", None)
                 if sent_hook is not None:
                     sent_hook(self._canceller(rid, method, ctx))

@@ -4,6 +4,7 @@ fixtures. Nothing here is imported by the library itself."""
 from .http_server import LocalHTTPServer, Reply, RequestInfo
 from .llm_server import Answer, FakeLLMServer, LLMRequest
 from .llm_server import Fault as LLMFault
+from .oauth_server import AuthServers
 from .platform_server import Fault as PlatformFault
 from .platform_server import PlatformServer, SeenRequest
 
@@ -11,6 +12,7 @@ from .platform_server import PlatformServer, SeenRequest
 # ``syncclients.testing.platform_server.Fault``); here they carry the server's name.
 __all__ = [
     "Answer",
+    "AuthServers",
     "FakeLLMServer",
     "LLMFault",
     "LLMRequest",

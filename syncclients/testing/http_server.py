@@ -66,6 +66,9 @@ Handler = Callable[[RequestInfo], Reply]
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 overflows when 20 threads connect at once, and the
+    # kernel then resets some of those connections
+    request_queue_size = 128
 
     def __init__(self, owner: LocalHTTPServer) -> None:
         self.owner = owner

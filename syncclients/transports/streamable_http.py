@@ -30,7 +30,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -609,6 +609,46 @@ class StreamableHTTPTransport(Transport):
                 self._forget(stream)
             raise
 
+    def send_batch(self, messages: Sequence[Request], context: SendContext) -> None:
+        """POST several requests as one JSON-RPC batch (an array), for a session that
+        negotiated 2025-03-26, the only MCP version that allows batches. Returns once the
+        answers began: a JSON array has been delivered to the sink; an SSE answer is read on
+        a worker thread. Answers are matched to requests by id in the sink.
+
+        Raises:
+            SessionExpiredError, HTTPStatusError, ProtocolError, TransportError: as
+                :meth:`send`, for the whole batch.
+        """
+        sink = self._require_sink()
+        with self._lock:
+            if self._closing.is_set():
+                raise ConnectionLostError(f"{self.target}: transport closed", target=self.target)
+            if self._expired is not None:
+                raise self._copy_expired()
+        headers, sent_session = self._headers(context, None, is_init=False)
+        timeouts = self._post_timeouts(context)
+        response = self._post(
+            b"[" + b",".join(encode(m) for m in messages) + b"]", headers, timeouts
+        )
+        if not 200 <= response.status_code < 300:
+            body = self._read_error_body(response, timeouts)
+            self._check_session_lost(response, body, sent_session)
+            raise status_error(response, body, target=self.target, what="POST batch")
+        media = content_type(response)
+        if media == "application/json":
+            body = read_body(
+                response, max_bytes=self.max_body_bytes, deadline=None, target=self.target
+            )
+            for item in decode(body):
+                self._deliver(sink, item)
+        elif media == "text/event-stream":
+            self._start_stream(None, response, kind="stray")
+        else:
+            close_response(response)
+            raise ProtocolError(
+                f"{self.target}: unexpected Content-Type {media!r} for a batch", target=self.target
+            )
+
     def cancel(self, request_id: RequestId, reason: str, context: SendContext) -> None:
         """Abandon a request (MCP basic/utilities/cancellation). Never raises.
 
@@ -867,11 +907,16 @@ class StreamableHTTPTransport(Transport):
         with self._lock:
             has_session = self._session_id is not None
         if has_session:
-            # Wait (bounded) for the server's answer to the GET, so that the first request
-            # cannot overtake it: a server may take a GET that arrives after a request's
-            # stream began for that stream's resumption (the sse-retry conformance server
-            # does), and deliver the request's answer on it.
-            self.open_listen_stream(wait_s=LISTEN_OPEN_WAIT_S)
+            # Wait (bounded by LISTEN_OPEN_WAIT_S and the connect timeout) for the server's
+            # answer to the GET, so that the first request cannot overtake it: a server may
+            # take a GET that arrives after a request's stream began for that stream's
+            # resumption (the sse-retry conformance server does) and deliver the answer on
+            # it, and a server may drop a request it sends (elicitation, sampling) while no
+            # GET stream is open yet (the TypeScript SDK does: the elicitation scenario).
+            connect_s = self.timeouts.connect_s
+            self.open_listen_stream(
+                wait_s=min(connect_s, LISTEN_OPEN_WAIT_S) if connect_s else LISTEN_OPEN_WAIT_S
+            )
 
     # -- SSE streams ---------------------------------------------------------------------------
 

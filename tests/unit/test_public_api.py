@@ -11,6 +11,7 @@ EXPECTED = {
     "USE_CLIENT_DEFAULT",
     "APIKeyAuth",
     "AttemptRecord",
+    "AuthorizationError",
     "BasicAuth",
     "BearerAuth",
     "BreakerInfo",

@@ -4,7 +4,8 @@ Usage: ``python serve_sdk.py MODE [PORT]`` with MODE one of ``streamable`` (Stre
 sessions and SSE answers), ``stateless-json`` (``json_response=True, stateless_http=True``)
 ``sse`` (the legacy 2024-11-05 HTTP+SSE transport: ``/sse`` and ``/messages/``),
 ``modern-only`` or ``handshake-only`` (Streamable HTTP behind a gate that refuses the other
-era's requests, as a server supporting one era answers them).
+era's requests, as a server supporting one era answers them), ``sse-oauth`` or
+``streamable-oauth`` (behind an OAuth bearer gate: ``$OAUTH_ISSUER``, ``$OAUTH_TOKEN``).
 
 PORT (default 0: an ephemeral port) lets a test restart a server on the same port.
 The socket is bound before uvicorn starts, so there is no race for a
@@ -82,6 +83,57 @@ class EraGate:
         await send({"type": "http.response.body", "body": payload})
 
 
+class BearerGate:
+    """ASGI middleware: an OAuth-protected resource (MCP authorization, RFC 9728). Serves its
+    Protected Resource Metadata (naming ``$OAUTH_ISSUER``) and answers every other request
+    without ``Authorization: Bearer $OAUTH_TOKEN`` with 401 and a ``resource_metadata``
+    challenge."""
+
+    def __init__(self, app: Any, *, resource_path: str) -> None:
+        import os
+
+        self.app = app
+        self.resource_path = resource_path
+        self.issuer = os.environ["OAUTH_ISSUER"]
+        self.token = os.environ["OAUTH_TOKEN"].encode()
+
+    async def _reply(self, send: Any, status: int, body: Any, headers: list[Any]) -> None:
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                    *headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope["headers"]).get(b"host", b"").decode()
+        prm_path = "/.well-known/oauth-protected-resource" + self.resource_path
+        if scope["path"] == prm_path:
+            body = {
+                "resource": f"http://{host}{self.resource_path}",
+                "authorization_servers": [self.issuer],
+            }
+            await self._reply(send, 200, body, [])
+            return
+        if dict(scope["headers"]).get(b"authorization") != b"Bearer " + self.token:
+            challenge = f'Bearer resource_metadata="http://{host}{prm_path}"'.encode()
+            await self._reply(
+                send, 401, {"error": "unauthorized"}, [(b"www-authenticate", challenge)]
+            )
+            return
+        await self.app(scope, receive, send)
+
+
 def main() -> None:
     mode = sys.argv[1]
     if mode == "streamable":
@@ -92,6 +144,10 @@ def main() -> None:
         app = EraGate(mcp.streamable_http_app(host="127.0.0.1"), modern=mode == "modern-only")
     elif mode == "sse":
         app = mcp.sse_app(host="127.0.0.1")
+    elif mode == "sse-oauth":
+        app = BearerGate(mcp.sse_app(host="127.0.0.1"), resource_path="/sse")
+    elif mode == "streamable-oauth":
+        app = BearerGate(mcp.streamable_http_app(host="127.0.0.1"), resource_path="/mcp")
     else:
         raise SystemExit(f"unknown mode {mode!r}")
     # proto IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets; without it Nagle
