@@ -799,7 +799,7 @@ class OAuth(requests.auth.AuthBase):
         else:
             if self.authorize is None:
                 raise AuthorizationError(
-                    f"{server.server_url} needs the user's authorization: pass authorize= "
+                    f"{server.server_url} needs the user to authorize access; pass authorize= "
                     "(e.g. LoopbackAuthorizer()) or use begin()/complete()",
                     target=server.server_url,
                 )
