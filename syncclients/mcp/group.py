@@ -632,8 +632,9 @@ class MCPGroup:
         (non-strict) and the name is looked up among the group's qualified names.
 
         Raises:
-            UsageError: no tool has that qualified name.
-            ToolNotAllowedError: the tool exists but its server's permissions deny it.
+            UsageError: no tool has that qualified name. (A name only one server can own
+                that its permissions deny is resolved without listing, so that calling it
+                says it is denied.)
             SyncClientsError: the one server that can own the name could not be listed.
         """
         with self._lock:
@@ -646,7 +647,8 @@ class MCPGroup:
         if len(candidates) == 1 and "~" not in qualified_name:
             server = candidates[0]
             tool = qualified_name[len(server) + len(SEPARATOR) :]
-            self.permissions(server).check(server, tool)
+            if not self.permissions(server).allows(tool):
+                return server, tool  # calling it raises ToolNotAllowedError; nothing sent
             with self._registry.use(server) as slot:
                 listed = slot.client.list_tools()
             if not any(t.name == tool for t in listed):

@@ -216,6 +216,8 @@ class HealthMonitor:
             probed = {h.server for h in results}
             for health in results:
                 status: ServerStatus = "up" if health.ok else "down"
+                if self.group.is_stopped(health.server):  # stopped during the round
+                    status = "stopped"
                 self._record(health.server, status, health, now, changes)
                 self._last[health.server] = health
                 self._history.setdefault(
