@@ -175,6 +175,7 @@ class MCPGroup:
         self._client_options = client_options
         self._source = source
         self._monitor: HealthMonitor | None = None
+        self._manage = threading.Lock()  # one run-time change (add, reload, ...) at a time
         self._tools_versions: dict[str, int] = {}
         #: Errors of the servers left out by the last non-strict :meth:`list_tools` (the
         #: same as its result's ``errors``; prefer that one when several threads list).
@@ -370,23 +371,30 @@ class MCPGroup:
         Raises:
             UsageError: the name exists, a malformed entry, or a closed group.
         """
-        if permissions is not None:
-            self._permissions[name] = permissions
-        if isinstance(server, MCPClient):
-            slot = ServerSlot(name, server, None, self._permissions_for(name, None), owned)
-        else:
-            entry = server if isinstance(server, ServerEntry) else parse_entry(
-                name, dict(server), f"add_server({name!r})"
-            )  # fmt: skip
-            if entry.name != name:
-                entry = parse_entry(name, dict(entry.raw), f"add_server({name!r})")
-            slot = self._slot_for(entry)
-        try:
-            self._registry.put(slot, replace=False)
-        except BaseException:
-            if slot.entry is not None:
-                slot.client.close()
-            raise
+        if permissions is not None and not isinstance(permissions, ToolPermissions):
+            raise UsageError("permissions must be a ToolPermissions")
+        with self._manage:
+            if isinstance(server, MCPClient):
+                slot = ServerSlot(name, server, None, ToolPermissions(), owned)
+            else:
+                entry = server if isinstance(server, ServerEntry) else parse_entry(
+                    name, dict(server), f"add_server({name!r})"
+                )  # fmt: skip
+                if entry.name != name:
+                    entry = parse_entry(name, dict(entry.raw), f"add_server({name!r})")
+                slot = self._slot_for(entry)
+            if permissions is not None:
+                slot.permissions = permissions
+            elif name in self._permissions:
+                slot.permissions = self._permissions_for(name, None)
+            try:
+                self._registry.put(slot, replace=False)
+            except BaseException:
+                if slot.entry is not None:
+                    slot.client.close()
+                raise
+            if permissions is not None:
+                self._permissions[name] = permissions
 
     def remove_server(self, name: str, *, wait: bool = False) -> None:
         """Remove a server at run time. New calls to it fail with UsageError at once; calls
@@ -399,8 +407,9 @@ class MCPGroup:
         Raises:
             UsageError: an unknown server, or a closed group.
         """
-        slot = self._registry.pop(name)
-        self._forget(name)
+        with self._manage:
+            slot = self._registry.pop(name)
+            self._forget(name)
         self._registry.retire(slot, wait=wait)
 
     def stop_server(self, name: str, *, wait: bool = False) -> None:
@@ -416,10 +425,12 @@ class MCPGroup:
             UsageError: an unknown server, one given as a client (the group cannot rebuild
                 it), or a closed group.
         """
-        slot = self._registry.get(name)
-        if slot.stopped:
-            return
-        self._replace(slot, stopped=True, wait=wait)
+        with self._manage:
+            slot = self._registry.get(name)
+            if slot.stopped:
+                return
+            _, old = self._replace(slot, stopped=True)
+        self._registry.retire(old, wait=wait)
 
     def start_server(self, name: str) -> MCPClient:
         """Start a server now (a stopped one included): start its process and negotiate.
@@ -431,10 +442,11 @@ class MCPGroup:
             UsageError: an unknown server, or a closed group.
             ConnectError, TransportError, ...: as :meth:`MCPClient.connect`.
         """
-        slot = self._registry.get(name)
-        if slot.stopped:
-            slot = ServerSlot(slot.name, slot.client, slot.entry, slot.permissions, slot.owned)
-            self._registry.put(slot, replace=True)  # a stopped slot has no calls to drain
+        with self._manage:
+            slot = self._registry.get(name)
+            if slot.stopped:
+                slot = ServerSlot(slot.name, slot.client, slot.entry, slot.permissions, slot.owned)
+                self._registry.put(slot, replace=True)  # a stopped slot has no calls to drain
         return slot.client.connect()
 
     def restart_server(self, name: str, *, wait: bool = False) -> MCPClient:
@@ -453,10 +465,14 @@ class MCPGroup:
             ConnectError, TransportError, ...: the new process could not start (it is
                 still in place and is started again on the next call).
         """
-        new = self._replace(self._registry.get(name), stopped=False, wait=wait)
+        with self._manage:
+            new, old = self._replace(self._registry.get(name), stopped=False)
+        self._registry.retire(old, wait=wait)
         return new.client.connect()
 
-    def _replace(self, slot: ServerSlot, *, stopped: bool, wait: bool) -> ServerSlot:
+    def _replace(self, slot: ServerSlot, *, stopped: bool) -> tuple[ServerSlot, ServerSlot]:
+        """Put a fresh client of ``slot``'s entry in its place; returns (new, old) (the old
+        one to retire)."""
         if slot.entry is None:
             raise UsageError(
                 f"MCP server {slot.name!r} was given as a client: the group cannot stop or "
@@ -470,9 +486,7 @@ class MCPGroup:
             new.client.close()
             raise
         self._forget(slot.name)
-        if old is not None:
-            self._registry.retire(old, wait=wait)
-        return new
+        return new, old or slot
 
     def reload(
         self, config: str | os.PathLike[str] | Mapping[str, Any] | None = None
@@ -502,6 +516,10 @@ class MCPGroup:
             entries = parse_servers(config)
         else:
             entries = load_servers(config)
+        with self._manage:
+            return self._apply(entries)
+
+    def _apply(self, entries: Mapping[str, ServerEntry]) -> ReloadResult:
         current = {s.name: s.entry for s in self._registry.slots()}
         result = diff_entries(current, entries)
         built: dict[str, ServerSlot] = {}

@@ -4,6 +4,7 @@ tests/interop/test_mcp_group_management.py."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -222,3 +223,26 @@ def test_management_errors_are_usage_errors() -> None:
         group.call_tool("fs", "read_file", {})
     with pytest.raises(UsageError, match="closed"):
         group.start_monitor()
+
+
+def test_new_tools_appear_when_the_listing_ttl_runs_out() -> None:
+    """2026-07-28 era: a listing is kept only as long as its ttlMs hint; afterwards the
+    group's listing shows the server's new tools without a restart."""
+    server = FakeServer(modern=True)
+    names = ["one"]
+    server.handlers["tools/list"] = lambda r: {
+        "tools": [{"name": n, "inputSchema": {"type": "object"}} for n in names],
+        "ttlMs": 2500,
+        "resultType": "complete",
+    }
+    client = MCPClient(lambda: MockTransport(server), hooks=(), era="2026-07-28")
+    with MCPGroup.from_clients({"s": client}, owned=True, audit_hooks=()) as group:
+        assert [t.name for t in group.list_tools()] == ["s__one"]
+        names.append("two")
+        assert [t.name for t in group.list_tools()] == ["s__one"]  # within the hint: kept
+        assert server.methods().count("tools/list") == 1
+        deadline = time.monotonic() + 10
+        while len(group.list_tools()) < 2:
+            assert time.monotonic() < deadline, "the listing was never refreshed"
+            time.sleep(0.05)
+        assert [t.name for t in group.list_tools()] == ["s__one", "s__two"]
