@@ -177,6 +177,7 @@ class MCPGroup:
         self._monitor: HealthMonitor | None = None
         self._manage = threading.Lock()  # one run-time change (add, reload, ...) at a time
         self._tools_versions: dict[str, int] = {}
+        self._names: tuple[str, ...] | None = None  # from_config(names=...): reload those
         #: Errors of the servers left out by the last non-strict :meth:`list_tools` (the
         #: same as its result's ``errors``; prefer that one when several threads list).
         self.listing_errors: dict[str, BaseException] = {}
@@ -263,6 +264,7 @@ class MCPGroup:
             raise UsageError("an MCPGroup needs at least one server")
         group = cls.__new__(cls)
         group._setup(*group_options, options, source)
+        group._names = tuple(chosen) if names is not None else None
         try:
             for name in chosen:
                 group._registry.put(group._slot_for(entries[name]), replace=False)
@@ -499,7 +501,7 @@ class MCPGroup:
 
         Args:
             config: a file, or a mapping as :meth:`from_dict` takes; None: the file the
-                group was built from.
+                group was built from (only the ``names`` it was built with, if given).
 
         Returns:
             A :class:`~syncclients.mcp.registry.ReloadResult` naming what changed.
@@ -516,6 +518,8 @@ class MCPGroup:
             entries = parse_servers(config)
         else:
             entries = load_servers(config)
+        if config is None and self._names is not None:
+            entries = {n: e for n, e in entries.items() if n in self._names}
         with self._manage:
             return self._apply(entries)
 

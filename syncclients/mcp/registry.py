@@ -105,10 +105,20 @@ class ServerRegistry:
     """The group's slots, in configuration order. Thread-safe.
 
     Args:
-        drain_timeout_s: the longest wait for a retired client's calls in flight, in s.
+        drain_timeout_s: the longest wait for a retired client's calls in flight, in s
+            (0: close it at once; its calls in flight fail).
+
+    Raises:
+        UsageError: a negative ``drain_timeout_s``.
     """
 
     def __init__(self, *, drain_timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+        if (
+            isinstance(drain_timeout_s, bool)
+            or not isinstance(drain_timeout_s, int | float)
+            or drain_timeout_s < 0
+        ):
+            raise UsageError(f"drain_timeout_s must be seconds >= 0, got {drain_timeout_s!r}")
         self.drain_timeout_s = drain_timeout_s
         self._lock = threading.Lock()
         self._slots: dict[str, ServerSlot] = {}

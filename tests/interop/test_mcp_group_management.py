@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from syncclients import MCPGroup, UsageError
-from syncclients.errors import ToolNotAllowedError
+from syncclients.errors import ConnectionLostError, ToolNotAllowedError
 from syncclients.mcp.audit import AuditRecord
 from syncclients.mcp.monitor import StatusChange
 
@@ -261,3 +261,21 @@ def test_a_server_over_its_memory_limit_fails_to_start_with_a_clear_error() -> N
         report = group.health(timeout_s=20)
     assert not report[0].ok
     assert report[0].error is not None and "ServerExitedError" in report[0].error, report
+
+
+def test_a_call_longer_than_the_drain_timeout_fails_when_its_server_is_replaced(
+    pool: ThreadPoolExecutor,
+) -> None:
+    with MCPGroup.from_dict(
+        {"a": entry("a")}, era="legacy", hooks=(), audit_hooks=(), drain_timeout_s=0.3
+    ) as group:
+        future = pool.submit(group.call_tool, "a", "hold", {"seconds": 30})
+        deadline = time.monotonic() + 10
+        while group._registry.get("a").inflight == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        started = time.monotonic()
+        group.restart_server("a")
+        with pytest.raises(ConnectionLostError):
+            future.result(timeout=20)
+        assert time.monotonic() - started < 15  # closed after the drain timeout, not 30 s
+        assert group.call_tool("a", "echo", {"text": "still here"}).text == "still here"

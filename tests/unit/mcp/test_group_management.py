@@ -4,6 +4,7 @@ tests/interop/test_mcp_group_management.py."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -246,3 +247,22 @@ def test_new_tools_appear_when_the_listing_ttl_runs_out() -> None:
             assert time.monotonic() < deadline, "the listing was never refreshed"
             time.sleep(0.05)
         assert [t.name for t in group.list_tools()] == ["s__one", "s__two"]
+
+
+def test_reload_of_a_file_keeps_to_the_chosen_names(tmp_path: Any) -> None:
+    """Nothing starts: servers start on first use, and none is used here."""
+    path = tmp_path / "mcp.json"
+
+    def write(servers: dict[str, Any]) -> None:
+        path.write_text(json.dumps({"mcpServers": servers}), encoding="utf-8")
+
+    write({"a": {"command": "never-a"}, "b": {"command": "never-b"}})
+    with MCPGroup.from_config(path, names=["a"], audit_hooks=()) as group:
+        write({"a": {"command": "never-a", "args": ["2"]}, "b": {"command": "never-b"},
+               "c": {"command": "never-c"}})  # fmt: skip
+        result = group.reload()
+        assert result == ReloadResult(changed=("a",))
+        assert group.servers == ["a"]
+        assert group.client("a").target == "a"
+    with pytest.raises(UsageError, match="drain_timeout_s"):
+        MCPGroup.from_config(path, drain_timeout_s=-1)
