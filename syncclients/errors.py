@@ -48,12 +48,16 @@ Two roots, split by what the caller does next::
     │                                 request failed (.status_code, .error); no secrets kept
     └── ProtocolError                 the peer's output is malformed (undecodable JSON, bad
         │                             framing, a reply that breaks the protocol) (.excerpt)
-        └── InputRequiredLimitError   the MCP server kept answering input_required (.max_rounds)
+        ├── InputRequiredLimitError   the MCP server kept answering input_required (.max_rounds)
+        └── ToolOutputError           a tool's structuredContent does not match its
+                                      outputSchema (checked client-side, on by option)
 
     UsageError                        (+ builtins.ValueError) a programming error: bad
     ├── InvalidHeaderError            arguments or misuse. Fix the calling code; never
-    └── ToolArgumentsError            retried, never counted by a breaker. (Arguments that
-                                      fail a tool's inputSchema, checked client-side.)
+    ├── ToolArgumentsError            retried, never counted by a breaker. (Arguments that
+    │                                 fail a tool's inputSchema, checked client-side.)
+    └── ToolNotAllowedError           the tool is denied by the group's permissions (nothing
+                                      was sent) (.server, .tool)
 
 Retry exhaustion: when every permitted attempt failed (``max_attempts`` reached, the retry
 budget spent, or a server-given delay that does not fit the deadline), the *last* error is
@@ -105,6 +109,8 @@ __all__ = [
     "TLSError",
     "Timeout",
     "ToolArgumentsError",
+    "ToolNotAllowedError",
+    "ToolOutputError",
     "TransportError",
     "UnsupportedProtocolVersionError",
     "UsageError",
@@ -427,6 +433,37 @@ class ToolArgumentsError(UsageError):
 
     Nothing was sent.
     """
+
+
+class ToolNotAllowedError(UsageError):
+    """The tool is denied by the permissions of its server in an MCPGroup (an allow list
+    that does not name it, or a deny list that does). Nothing was sent.
+
+    Attributes:
+        server: the server's name.
+        tool: the tool's name on that server.
+    """
+
+    def __init__(self, message: str, *, server: str, tool: str) -> None:
+        super().__init__(message)
+        self.server = server
+        self.tool = tool
+
+
+class ToolOutputError(ProtocolError):
+    """A tool result's ``structuredContent`` is missing or does not match the tool's
+    ``outputSchema`` (MCP server/tools "Output Schema"; checked client-side, on by option).
+    The call ran on the server; its result is in ``.result``.
+
+    Attributes:
+        result: the :class:`~syncclients.mcp.types.CallToolResult` that failed the check.
+    """
+
+    def __init__(
+        self, message: str, *, result: Any = None, excerpt: str = "", target: str | None = None
+    ) -> None:
+        super().__init__(message, excerpt=excerpt, target=target)
+        self.result = result
 
 
 # --- gRPC status errors ---

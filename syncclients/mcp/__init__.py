@@ -6,9 +6,13 @@ Layers, lowest first: :mod:`.messages` (JSON-RPC), :mod:`.transport` (interface 
 :mod:`syncclients.transports`.
 """
 
+from .audit import AuditRecord
 from .client import MCPClient
 from .group import GroupTool, GroupToolListing, MCPGroup, ServerHealth
 from .metrics import MCPClientMetrics
+from .monitor import HealthMonitor, StatusChange
+from .permissions import ToolPermissions
+from .registry import ReloadResult
 from .session import Callbacks, clear_era_cache
 from .transport import MockTransport, SendContext, Transport
 from .types import (
@@ -46,6 +50,7 @@ from .types import (
 
 __all__ = [
     "AudioContent",
+    "AuditRecord",
     "BlobResourceContents",
     "CallToolResult",
     "Callbacks",
@@ -58,6 +63,7 @@ __all__ = [
     "GetPromptResult",
     "GroupTool",
     "GroupToolListing",
+    "HealthMonitor",
     "ImageContent",
     "Implementation",
     "Listing",
@@ -71,6 +77,7 @@ __all__ = [
     "PromptArgument",
     "PromptMessage",
     "ReadResourceResult",
+    "ReloadResult",
     "Resource",
     "ResourceLink",
     "ResourceTemplate",
@@ -79,10 +86,12 @@ __all__ = [
     "ServerCapabilities",
     "ServerHealth",
     "ServerNotification",
+    "StatusChange",
     "TextContent",
     "TextResourceContents",
     "Tool",
     "ToolAnnotations",
+    "ToolPermissions",
     "Transport",
     "UnknownContent",
     "clear_era_cache",

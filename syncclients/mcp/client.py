@@ -11,7 +11,6 @@ per server); only calls that are safe to repeat are retried: lists, reads, ping,
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import logging
 import os
@@ -19,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..batch import BatchCall, BatchOutcome, BatchProgress, run_batch
 from ..config import (
@@ -41,7 +40,6 @@ from ..errors import (
     ServerExitedError,
     SessionExpiredError,
     Timeout,
-    ToolArgumentsError,
     TransportError,
     UsageError,
 )
@@ -90,10 +88,15 @@ from .types import (
     Tool,
     cache_hints,
 )
+from .validation import validate_arguments as _validate
+from .validation import validate_structured_content
 
 __all__ = ["MCPClient"]
 
 logger = logging.getLogger("syncclients.mcp")
+
+if TYPE_CHECKING:
+    from ..transports.stdio import ResourceLimits
 
 T = TypeVar("T")
 
@@ -145,6 +148,10 @@ class MCPClient:
         validate_arguments: check ``call_tool`` arguments against the tool's
             ``inputSchema`` before sending (needs ``jsonschema``; lists tools once if
             needed).
+        validate_output: check a result's ``structuredContent`` against the tool's
+            ``outputSchema`` (MCP server/tools "Output Schema": clients SHOULD validate);
+            a mismatch raises ToolOutputError (needs ``jsonschema``; lists tools once if
+            needed). Error results are not checked.
         client_info: the ``clientInfo`` sent to the server.
         name: the server's name in errors, logs and the breaker (default: the target).
         input_required_max_rounds: the most modern-era input rounds per call (default 10).
@@ -185,6 +192,7 @@ class MCPClient:
         hooks: Sequence[Hook] | None = None,
         restart_on_exit: bool = True,
         validate_arguments: bool = False,
+        validate_output: bool = False,
         client_info: Mapping[str, Any] | None = None,
         name: str | None = None,
         input_required_max_rounds: int = 10,
@@ -220,6 +228,7 @@ class MCPClient:
         self.timeouts = Timeouts.coerce(timeouts)
         self.restart_on_exit = restart_on_exit
         self.validate_arguments = validate_arguments
+        self.validate_output = validate_output
         self._client_info = dict(client_info or _CLIENT_INFO)
         self._max_rounds = input_required_max_rounds
         self._name = name
@@ -262,6 +271,7 @@ class MCPClient:
         *,
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
+        limits: ResourceLimits | None = None,
         era: Era = "auto",
         stderr_tail_lines: int = 40,
         shutdown_grace_s: float = 2.0,
@@ -283,6 +293,8 @@ class MCPClient:
             command: the program and its arguments, e.g. ``["uvx", "mcp-server-time"]``.
             env: variables added to the minimal environment; None: none.
             cwd: the server's working directory; None: ours.
+            limits: resource limits (memory, CPU seconds, open files) set in the server's
+                process before it runs; None: none.
             era: see :class:`MCPClient`.
             stderr_tail_lines: stderr lines kept for error messages (each at most 2000
                 bytes: memory stays bounded even when the server writes no newline).
@@ -307,6 +319,7 @@ class MCPClient:
                 command,
                 env=env,
                 cwd=cwd,
+                limits=limits,
                 stderr_tail_lines=stderr_tail_lines,
                 shutdown_grace_s=shutdown_grace_s,
                 close_timeout_s=close_timeout_s,
@@ -454,6 +467,11 @@ class MCPClient:
                 )
             options["auth"] = auths[auth_name]
         if entry.command is not None:
+            from ..transports.stdio import ResourceLimits
+
+            options.setdefault(
+                "limits", ResourceLimits.from_config(entry.raw.get("limits"), entry.name)
+            )
             return cls.stdio(
                 [entry.command, *entry.args], env=entry.env or None, cwd=entry.cwd,
                 secret_values=entry.expanded, **options,
@@ -674,6 +692,8 @@ class MCPClient:
         Raises:
             ToolArgumentsError: ``validate_arguments`` is on and the arguments do not match
                 the input schema (nothing was sent).
+            ToolOutputError: ``validate_output`` is on and the result's structured content
+                is missing or does not match the tool's output schema.
             MCPError: the server answered with a JSON-RPC error.
             ReadTimeout: no result in time. TransportError (ServerExitedError),
                 CircuitOpenError, ProtocolError.
@@ -770,10 +790,12 @@ class MCPClient:
             return result, (0.0 if result.is_error else None)  # errors are never kept
 
         key = self._tool_cache_key(tool, name, args) if meta is None else None
-        if key is None:
-            return fetch()[0]
-        cached: CallToolResult = self._cache.get_or_compute(key, fetch)
-        return cached
+        result = fetch()[0] if key is None else self._cache.get_or_compute(key, fetch)
+        if self.validate_output and not result.is_error:
+            known = self._tools.get(name) or {t.name: t for t in self.list_tools()}.get(name)
+            if known is not None:
+                validate_structured_content(known, result, target=self.target)
+        return result
 
     def call_tool_batch(
         self,
@@ -1429,24 +1451,3 @@ def _check_call(call: Any) -> tuple[str, Mapping[str, Any] | None]:
 
 def _ctx(session: Session) -> SendContext:
     return SendContext(protocol_version=session.protocol_version, modern=session.era == "modern")
-
-
-def _validate(tool: Tool, arguments: Mapping[str, Any]) -> None:
-    try:
-        jsonschema: Any = importlib.import_module("jsonschema")
-    except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise UsageError(
-            "validate_arguments=True needs jsonschema: pip install 'syncclients[mcp]'"
-        ) from exc
-    try:
-        validator_cls = jsonschema.validators.validator_for(tool.input_schema)
-        validator = validator_cls(tool.input_schema)
-        errors = sorted(validator.iter_errors(dict(arguments)), key=lambda e: list(e.path))
-    except jsonschema.exceptions.SchemaError as exc:
-        logger.warning("tool %r has an invalid inputSchema (%s); not validating", tool.name, exc)
-        return
-    if errors:
-        detail = "; ".join(
-            f"{'/'.join(str(p) for p in e.path) or '<root>'}: {e.message}" for e in errors[:5]
-        )
-        raise ToolArgumentsError(f"arguments for tool {tool.name!r} are invalid: {detail}")

@@ -31,8 +31,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from typing import IO
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
 
 from ..errors import (
     ConnectError,
@@ -46,7 +47,7 @@ from ..mcp.messages import Message, decode, encode
 from ..mcp.transport import MessageSink, SendContext, Transport
 from ..redact import redact_command
 
-__all__ = ["DEFAULT_INHERITED_ENV_VARS", "StdioTransport", "default_environment"]
+__all__ = ["DEFAULT_INHERITED_ENV_VARS", "ResourceLimits", "StdioTransport", "default_environment"]
 
 logger = logging.getLogger("syncclients.transports.stdio")
 stderr_logger = logging.getLogger("syncclients.transports.stdio.stderr")
@@ -91,13 +92,97 @@ def default_environment() -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True, slots=True)
+class ResourceLimits:
+    """Resource limits applied in a stdio server's process before it runs (POSIX
+    ``setrlimit``; soft and hard limit both set, so the server cannot raise them again).
+
+    Attributes:
+        memory_bytes: the most virtual memory (``RLIMIT_AS``), in bytes; None: unchanged.
+        cpu_s: the most CPU time (``RLIMIT_CPU``), in whole seconds; the kernel sends
+            SIGXCPU, then SIGKILL; None: unchanged.
+        open_files: the most open file descriptors (``RLIMIT_NOFILE``); None: unchanged.
+    """
+
+    memory_bytes: int | None = None
+    cpu_s: int | None = None
+    open_files: int | None = None
+
+    def __post_init__(self) -> None:
+        for label in ("memory_bytes", "cpu_s", "open_files"):
+            value = getattr(self, label)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise UsageError(f"{label} must be an int >= 1 or None, got {value!r}")
+
+    @classmethod
+    def from_config(cls, value: Any, where: str = "limits") -> ResourceLimits | None:
+        """Limits from an ``mcpServers`` entry's ``"limits"`` object:
+        ``{"memoryMB": 512, "cpuSeconds": 60, "openFiles": 256}`` (each optional).
+
+        Returns:
+            The limits, or None when ``value`` is None or empty.
+
+        Raises:
+            UsageError: not an object, an unknown key, or a value that is not an int >= 1.
+        """
+        if not value:
+            return None
+        if not isinstance(value, Mapping):
+            raise UsageError(f"{where}: must be an object")
+        unknown = set(value) - {"memoryMB", "cpuSeconds", "openFiles"}
+        if unknown:
+            raise UsageError(
+                f"{where}: unknown key(s) {sorted(unknown)} (known: memoryMB, cpuSeconds, "
+                "openFiles)"
+            )
+        memory = value.get("memoryMB")
+        if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int)):
+            raise UsageError(f"{where}: memoryMB must be an int >= 1, got {memory!r}")
+        return cls(
+            memory_bytes=None if memory is None else memory * 1024 * 1024,
+            cpu_s=value.get("cpuSeconds"),
+            open_files=value.get("openFiles"),
+        )
+
+    def preexec(self) -> Callable[[], None]:
+        """A ``preexec_fn`` that applies the limits in the child (between fork and exec).
+
+        It only calls ``resource.setrlimit`` with values computed here beforehand, so the
+        child takes no lock between fork and exec.
+
+        Raises:
+            UsageError: resource limits are not supported on this platform (Windows).
+        """
+        try:
+            import resource
+        except ImportError:  # pragma: no cover - Windows
+            raise UsageError("resource limits need a POSIX system") from None
+        pairs = [
+            (resource.RLIMIT_AS, self.memory_bytes),
+            (resource.RLIMIT_CPU, self.cpu_s),
+            (resource.RLIMIT_NOFILE, self.open_files),
+        ]
+        todo = tuple((which, (value, value)) for which, value in pairs if value is not None)
+        setrlimit = resource.setrlimit
+
+        def apply() -> None:
+            for which, limit in todo:
+                setrlimit(which, limit)
+
+        return apply
+
+
 class StdioTransport(Transport):
     """Runs an MCP server as a subprocess and exchanges messages over its stdin/stdout.
 
     Args:
         command: the program and its arguments, e.g. ``["python", "server.py"]``.
         env: variables added to (and overriding) the minimal environment; None: none added.
-        cwd: the server's working directory; None: ours.
+        cwd: the server's working directory; None: ours. A directory that does not exist
+            fails the start with ConnectError.
+        limits: resource limits applied in the server's process; None: none.
         stderr_tail_lines: how many of the server's last stderr lines are kept for errors
             (each at most :data:`STDERR_LINE_BYTES` bytes, so the tail is bounded in bytes).
         shutdown_grace_s: the most seconds to wait after closing stdin, and again after
@@ -126,6 +211,7 @@ class StdioTransport(Transport):
         *,
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
+        limits: ResourceLimits | None = None,
         stderr_tail_lines: int = 40,
         shutdown_grace_s: float = 2.0,
         close_timeout_s: float = 5.0,
@@ -155,6 +241,9 @@ class StdioTransport(Transport):
         self.command = list(command)
         self.env = dict(env or {})
         self.cwd = None if cwd is None else os.fspath(cwd)
+        if limits is not None and not isinstance(limits, ResourceLimits):
+            raise UsageError(f"limits must be a ResourceLimits, got {limits!r}")
+        self.limits = limits
         self.command_line = redact_command(self.command, known=secret_values, limit=120)
         self.target = name or self.command_line
         self.shutdown_grace_s = shutdown_grace_s
@@ -222,6 +311,7 @@ class StdioTransport(Transport):
                     env=env,
                     cwd=self.cwd,
                     start_new_session=sys.platform != "win32",
+                    preexec_fn=None if self.limits is None else self.limits.preexec(),
                 )
             except (OSError, ValueError, subprocess.SubprocessError) as exc:
                 raise ConnectError(
