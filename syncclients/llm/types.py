@@ -143,6 +143,9 @@ class Tool:
         name: the function name.
         description: what it does (shown to the model).
         parameters: a JSON Schema object (``{"type": "object", "properties": {...}}``).
+        strict: ask for strict mode where the provider has one (OpenAI): the schema is made
+            strict (:func:`syncclients.llm.schema.openai_strict_schema`), or sent non-strict
+            when it cannot be. Other providers ignore it.
     """
 
     name: str
@@ -150,6 +153,7 @@ class Tool:
     parameters: Mapping[str, Any] = field(
         default_factory=lambda: {"type": "object", "properties": {}}
     )
+    strict: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,7 +387,7 @@ def normalize_tools(tools: Iterable[Any] | None) -> tuple[Tool, ...]:
         params.setdefault("type", "object")
         if params["type"] == "object":
             params.setdefault("properties", {})
-        out.append(Tool(tool.name, tool.description, params))
+        out.append(Tool(tool.name, tool.description, params, tool.strict))
     seen: set[str] = set()
     for tool in out:
         if tool.name in seen:

@@ -211,7 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
             fault = None
             if is_chat:
                 fault = owner._faults.popleft() if owner._faults else owner.always
-            answer = owner.answer
+            answer = owner._script.popleft() if is_chat and owner._script else owner.answer
         if fault is not None and fault.delay_s and owner._stopping.wait(fault.delay_s):
             self._abort()
             return
@@ -277,6 +277,7 @@ class FakeLLMServer:
         self.connections_opened = 0
         self.disconnects = 0
         self._faults: deque[Fault] = deque()
+        self._script: deque[Answer] = deque()
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -300,6 +301,12 @@ class FakeLLMServer:
         with self._lock:
             self._faults.extend(faults)
 
+    def script(self, *answers: Answer) -> None:
+        """Queue answers, consumed one per chat request in order (then :attr:`answer`):
+        a model scripted to ask for tool calls, then answer."""
+        with self._lock:
+            self._script.extend(answers)
+
     def chat_requests(self) -> list[LLMRequest]:
         """The chat (POST) requests received so far."""
         with self._lock:
@@ -310,6 +317,7 @@ class FakeLLMServer:
         with self._lock:
             self.requests.clear()
             self._faults.clear()
+            self._script.clear()
             self.always = None
             self.answer = Answer()
 
