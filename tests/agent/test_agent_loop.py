@@ -96,9 +96,7 @@ def test_refused_approval_is_told_to_the_model_and_read_only_tools_are_not_asked
     llm, sdk: MCPClient
 ) -> None:
     server, provider = llm("openai")
-    server.script(
-        ask(("echo", {"text": "hi"}), ("add", {"a": 1, "b": 1})), Answer(text="ok")
-    )
+    server.script(ask(("echo", {"text": "hi"}), ("add", {"a": 1, "b": 1})), Answer(text="ok"))
     asked: list[ToolCallRecord] = []
 
     def approve(call: ToolCallRecord) -> bool:
@@ -150,9 +148,7 @@ def test_images_and_truncation(llm, group: MCPGroup) -> None:
         ask(("everything__get-tiny-image", {}), ("everything__echo", {"message": "x" * 500})),
         Answer(text="seen"),
     )
-    result = run_agent(
-        provider, group, [{"role": "user", "content": "go"}], max_result_chars=100
-    )
+    result = run_agent(provider, group, [{"role": "user", "content": "go"}], max_result_chars=100)
     assert "[truncated: 100 of" in result.tool_calls[1].result_text
     last = server.chat_requests()[1].body["messages"][-1]
     assert last["role"] == "user"
@@ -187,8 +183,13 @@ def test_schema_conversion() -> None:
         "type": "object",
         "properties": {"a": {"type": "integer"}, "p": {"$ref": "#/$defs/P"}},
         "required": ["a"],
-        "$defs": {"P": {"type": "object", "properties": {"x": {"const": 1}},
-                        "additionalProperties": False}},
+        "$defs": {
+            "P": {
+                "type": "object",
+                "properties": {"x": {"const": 1}},
+                "additionalProperties": False,
+            }
+        },
     }
     strict = openai_strict_schema(schema)
     assert strict is not None and strict["required"] == ["a", "p"]
@@ -199,4 +200,6 @@ def test_schema_conversion() -> None:
     assert legacy["properties"]["p"]["properties"]["x"] == {"enum": [1]}
     assert "additionalProperties" not in legacy["properties"]["p"] and "$schema" not in legacy
     with pytest.raises(UsageError):
-        gemini_legacy_schema({"$ref": "#/$defs/L", "$defs": {"L": {"items": {"$ref": "#/$defs/L"}}}})
+        gemini_legacy_schema(
+            {"$ref": "#/$defs/L", "$defs": {"L": {"items": {"$ref": "#/$defs/L"}}}}
+        )
