@@ -260,10 +260,11 @@ def iter_agent(
     """The streaming variant of :func:`run_agent`: yields its events as they happen; the
     last one is a :class:`FinalEvent` with the :class:`AgentResult`.
 
-    Arguments, errors and bounds as :func:`run_agent`. Started events come as each call
-    is sent; the turn's finished events come when its batch has ended (every outcome
-    final), in the order the model asked. Leaving the iterator
-    early stops the loop after the current step (running tool calls end by the deadline).
+    Arguments, errors and bounds as :func:`run_agent`. A started event comes as each call
+    is sent and a finished event as each ends (with its final outcome: a call stopped by
+    the deadline is finished as ``deadline``). Refused and unknown calls are finished at
+    once, before the others start. Leaving the iterator early stops the loop
+    after the current step (running tool calls end by the deadline).
     """
     if isinstance(max_turns, bool) or not isinstance(max_turns, int) or max_turns < 1:
         raise UsageError(f"max_turns must be an int >= 1, got {max_turns!r}")
@@ -407,11 +408,10 @@ def _run_calls(
     image_msgs: list[Message],
 ) -> Iterator[AgentEvent]:
     """Run the calls on the batch engine in a helper thread; yield a started event as each
-    is sent, then the finished events from the batch's outcomes; fill ``turn_records``."""
+    is sent and a finished event as each outcome is final; fill ``turn_records``."""
     if not runnable:
         return
     events: queue.SimpleQueue[tuple[str, int, Any]] = queue.SimpleQueue()
-    outcomes: list[BatchOutcome[CallToolResult]] = []
 
     def one(item: tuple[int, ToolCall, AgentTool], call: BatchCall) -> CallToolResult:
         _i, tool_call, agent_tool = item
@@ -423,17 +423,20 @@ def _run_calls(
 
     def run() -> None:
         try:
-            outcomes.extend(
-                run_batch(
-                    one,
-                    runnable,
-                    max_workers=max_parallel,
-                    timeout=tool_timeout_s,
-                    deadline=max(0.001, deadline - time.monotonic()),
-                    result_failed=lambda r: r.is_error,
-                    description="tool calls",
-                )
+            # on_progress runs once per input with its final outcome (deadline and
+            # cancelled ones included), on this thread, in the order they end
+            run_batch(
+                one,
+                runnable,
+                max_workers=max_parallel,
+                timeout=tool_timeout_s,
+                deadline=max(0.001, deadline - time.monotonic()),
+                result_failed=lambda r: r.is_error,
+                description="tool calls",
+                on_progress=lambda p: events.put(("finished", p.last.index, p.last)),
             )
+        except BaseException as exc:  # handed to the loop's thread, raised there
+            events.put(("raised", -1, exc))
         finally:
             events.put(("done", -1, None))
 
@@ -464,14 +467,19 @@ def _run_calls(
 
     worker = threading.Thread(target=run, name="syncclients-agent-tools", daemon=True)
     worker.start()
+    # run_batch returns by the deadline plus its cancel grace: the wait is bounded
+    limit = time.monotonic() + max(0.0, deadline - time.monotonic()) + 30.0
     while True:
-        kind, k, _ = events.get(timeout=max(1.0, deadline - time.monotonic() + 5.0))
+        kind, k, value = events.get(timeout=max(0.1, limit - time.monotonic()))
         if kind == "done":
             break
+        if kind == "raised":
+            raise value
         _i, tool_call, _tool = runnable[k]
-        yield ToolCallStarted(turn, tool_call.id, tool_call.name, tool_call.arguments)
+        if kind == "started":
+            yield ToolCallStarted(turn, tool_call.id, tool_call.name, tool_call.arguments)
+        else:
+            record = record_of(k, value)
+            turn_records[runnable[k][0]] = record
+            yield ToolCallFinished(record)
     worker.join(timeout=5.0)
-    for k, outcome in enumerate(outcomes):
-        record = record_of(k, outcome)
-        turn_records[runnable[k][0]] = record
-        yield ToolCallFinished(record)

@@ -61,6 +61,9 @@ def test_parallel_calls_reach_three_real_servers(llm, group: MCPGroup) -> None:
     kinds = [type(e).__name__ for e in events]
     assert kinds[0] == "ModelTurnEvent" and kinds[-1] == "FinalEvent"
     assert kinds.count("ToolCallStarted") == 4 and kinds.count("ToolCallFinished") == 4
+    # finished events come as calls end: the quick calls before the 1 s sleeps
+    finished = [e.record.name for e in events if isinstance(e, ToolCallFinished)]
+    assert finished[2:] == ["sdk__sleep", "sdk__sleep"]
     # each result went back to the model as a tool message answering its call
     sent = server.chat_requests()[1].body["messages"]
     tool_msgs = [m for m in sent if m["role"] == "tool"]
