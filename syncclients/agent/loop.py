@@ -381,7 +381,9 @@ def iter_agent(
         for call, record in zip(response.tool_calls, turn_records, strict=True):
             assert record is not None
             records.append(record)
-            history.append(Message("tool", record.result_text, (), call.id, call.name))
+            history.append(
+                Message("tool", record.result_text, (), call.id, call.name, not record.ok)
+            )
         history.extend(image_msgs)
         if time.monotonic() >= deadline:
             stop = "deadline"

@@ -90,7 +90,8 @@ def to_gemini(messages: Sequence[Message]) -> tuple[list[dict[str, Any]], str]:
         if msg.role == "system":
             system.append(msg.text)
         elif msg.role == "tool":
-            response = {"name": msg.name, "response": {"result": msg.text}}
+            key = "error" if msg.is_error else "result"  # FunctionResponse.response keys
+            response = {"name": msg.name, "response": {key: msg.text}}
             add("user", [{"function_response": response}])
         elif msg.role == "assistant":
             parts = _parts(msg)

@@ -93,6 +93,7 @@ def test_failing_and_unknown_tools_go_back_as_errors(llm, sdk: MCPClient) -> Non
     results = [b for b in blocks if b["type"] == "tool_result"]
     assert [b["tool_use_id"] for b in results] == ["toolu_00", "toolu_01", "toolu_02"]
     assert json.loads(results[2]["content"]) == {"result": 3}
+    assert [b.get("is_error", False) for b in results] == [True, True, False]
 
 
 def test_refused_approval_is_told_to_the_model_and_read_only_tools_are_not_asked(
@@ -119,6 +120,15 @@ def test_a_model_that_never_stops_ends_at_max_turns(llm, sdk: MCPClient) -> None
     result = run_agent(provider, sdk, [{"role": "user", "content": "go"}], max_turns=3)
     assert result.stop_reason == "max_turns" and result.turns == 3 and result.text == ""
     assert len(result.tool_calls) == 3 and len(server.chat_requests()) == 3
+
+
+def test_gemini_gets_errors_as_function_response_errors(llm, sdk: MCPClient) -> None:
+    server, provider = llm("gemini")
+    server.script(ask(("fail", {"message": "x"}), ("add", {"a": 1, "b": 2})), Answer(text="k"))
+    run_agent(provider, sdk, [{"role": "user", "content": "go"}])
+    parts = server.chat_requests()[1].body["contents"][-1]["parts"]
+    responses = [p["functionResponse"]["response"] for p in parts]
+    assert "error" in responses[0] and "result" in responses[1]
 
 
 def test_the_deadline_bounds_a_stalled_tool_call(llm, sdk: MCPClient) -> None:
