@@ -20,9 +20,11 @@ from syncclients.agent import (
     provider_name,
     run_agent,
 )
+from syncclients.llm import GeminiProvider, LLMRouter
 from syncclients.llm.schema import gemini_legacy_schema, openai_strict_schema
 from syncclients.mcp import MCPClient
-from syncclients.testing.llm_server import Answer
+from syncclients.testing.llm_server import Answer, Fault
+from tests.llm.conftest import FAST_RETRY, KEYS
 
 
 def ask(*calls: tuple[str, dict]) -> Answer:
@@ -216,3 +218,49 @@ def test_schema_conversion() -> None:
         gemini_legacy_schema(
             {"$ref": "#/$defs/L", "$defs": {"L": {"items": {"$ref": "#/$defs/L"}}}}
         )
+
+
+def test_a_router_fails_over_mid_loop_and_keeps_the_conversation(llm, sdk: MCPClient) -> None:
+    claude, first = llm("anthropic")
+    gpt, second = llm("openai")
+    claude.answer = ask(("add", {"a": 2, "b": 2}))
+    gpt.answer = Answer(text="four")
+
+    def overload_after_first_turn(event: object) -> None:
+        if isinstance(event, ModelTurnEvent):
+            claude.always = Fault(status=529)  # Anthropic "overloaded" from now on
+
+    router = LLMRouter([first, second], max_attempts=4)
+    result = run_agent(
+        router,
+        sdk,
+        [{"role": "user", "content": "2+2"}],
+        deadline_s=30,
+        on_event=overload_after_first_turn,
+    )
+    assert result.turns == 2 and result.tool_calls[0].status == "ok"
+    assert result.text == "four" and result.stop_reason == "final"
+    # the Anthropic call id (toolu_00) reached OpenAI with its result
+    sent = gpt.chat_requests()[0].body["messages"]
+    assert sent[-1] == {"role": "tool", "tool_call_id": "toolu_00", "content": '{"result": 4}'}
+
+
+def test_gemini_legacy_parameters_field(llm, sdk: MCPClient) -> None:
+    server, _provider = llm("gemini")
+    legacy = GeminiProvider(
+        model="fake-model",
+        api_key=KEYS["gemini"],
+        base_url=server.base_url,
+        retry=FAST_RETRY,
+        hooks=(),
+        legacy_tool_schema=True,
+    )
+    try:
+        server.answer = Answer(text="no tools needed")
+        assert run_agent(legacy, sdk, [{"role": "user", "content": "hi"}]).text == "no tools needed"
+    finally:
+        legacy.close()
+    decls = server.chat_requests()[0].body["tools"][0]["functionDeclarations"]
+    add = next(d for d in decls if d["name"] == "add")
+    assert "parameters" in add and "parametersJsonSchema" not in add
+    assert "additionalProperties" not in json.dumps(decls)
