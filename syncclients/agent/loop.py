@@ -10,6 +10,7 @@ the model as an error result (the model decides); none is raised out of the loop
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -46,6 +47,8 @@ __all__ = [
     "iter_agent",
     "run_agent",
 ]
+
+_log = logging.getLogger("syncclients.agent")
 
 StopReason = Literal["final", "max_turns", "deadline"]
 ToolStatus = Literal[
@@ -167,8 +170,8 @@ def name_rules(llm: Any) -> NameRules:
 def _takes_images(llm: Any) -> bool:
     if isinstance(llm, Provider):
         return llm.capabilities.vision
-    if isinstance(llm, LLMRouter):
-        return False  # failover may land on a provider without vision
+    if isinstance(llm, LLMRouter):  # failover may land on any of them
+        return all(p.capabilities.vision for p in llm.providers)
     return False
 
 
@@ -203,8 +206,10 @@ def run_agent(
             gets what remains (> 0).
         max_parallel_tools: the most tool calls running at once (>= 1).
         approve: asked (on the calling thread, before the turn's calls run) for every call
-            of a tool not annotated ``readOnlyHint: true``; False refuses it, and the model
-            is told. None: every call runs. An exception from it counts as a refusal.
+            of a tool not annotated ``readOnlyHint: true``, with its :class:`ToolCallRecord`
+            (name, server, tool, arguments; its status and result are not set yet); False
+            refuses it, and the model is told. None: every call runs. An exception from it
+            counts as a refusal (logged).
         on_event: receives each :class:`AgentEvent` on the calling thread, in order.
         tool_timeout_s: seconds each tool call may take; None: only the deadline.
         max_result_chars: a tool result longer than this is cut with a marker; 0: no limit.
@@ -349,6 +354,7 @@ def iter_agent(
                 try:
                     allowed = bool(approve(pending))
                 except Exception:  # a failing approver refuses
+                    _log.warning("approve() raised for %s: refused", call.name, exc_info=True)
                     allowed = False
                 if not allowed:
                     turn_records[i] = ToolCallRecord(
@@ -420,7 +426,7 @@ def _run_calls(
         events.put(("started", call.index, None))
         timeout: Any = USE_CLIENT_DEFAULT if call.timeout_s is None else call.timeout_s
         return agent_tool.client.call_tool(
-            agent_tool.tool.name, tool_call.arguments, timeout=timeout
+            agent_tool.tool.name, agent_tool.arguments_for(tool_call.arguments), timeout=timeout
         )
 
     def run() -> None:

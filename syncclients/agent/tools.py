@@ -89,6 +89,21 @@ class AgentTool:
         """True when the tool is annotated ``readOnlyHint: true`` (no approval asked)."""
         return self.tool.annotations.read_only_hint is True
 
+    def arguments_for(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments to send: top-level nulls for optional properties whose schema does
+        not allow null are dropped (OpenAI strict mode makes optional properties nullable,
+        so a model sends null where it means "left out")."""
+        props = (self.tool.input_schema or {}).get("properties") or {}
+        required = set((self.tool.input_schema or {}).get("required") or ())
+        out: dict[str, Any] = {}
+        for key, value in arguments.items():
+            if value is None and key in props and key not in required:
+                kind = props[key].get("type") if isinstance(props[key], Mapping) else None
+                if kind != "null" and not (isinstance(kind, list) and "null" in kind):
+                    continue
+            out[key] = value
+        return out
+
     def as_llm_tool(self, *, strict: bool) -> Tool:
         """This tool as a :class:`syncclients.llm.Tool` (``inputSchema`` as the parameters)."""
         schema = dict(self.tool.input_schema or {})

@@ -10,6 +10,7 @@ import pytest
 
 from syncclients import MCPGroup, UsageError
 from syncclients.agent import (
+    AgentTool,
     FinalEvent,
     ModelTurnEvent,
     ToolCallFinished,
@@ -23,6 +24,7 @@ from syncclients.agent import (
 from syncclients.llm import GeminiProvider, LLMRouter
 from syncclients.llm.schema import gemini_legacy_schema, openai_strict_schema
 from syncclients.mcp import MCPClient
+from syncclients.mcp.types import Tool as MCPTool
 from syncclients.testing.llm_server import Answer, Fault
 from tests.llm.conftest import FAST_RETRY, KEYS
 
@@ -264,3 +266,14 @@ def test_gemini_legacy_parameters_field(llm, sdk: MCPClient) -> None:
     add = next(d for d in decls if d["name"] == "add")
     assert "parameters" in add and "parametersJsonSchema" not in add
     assert "additionalProperties" not in json.dumps(decls)
+
+
+def test_nulls_for_optional_arguments_are_dropped(sdk: MCPClient) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}, "b": {"type": ["string", "null"]}},
+        "required": [],
+    }
+    tool = AgentTool("t", None, MCPTool("t", schema), sdk)
+    assert tool.arguments_for({"a": None, "b": None, "c": None}) == {"b": None, "c": None}
+    assert tool.arguments_for({"a": 1}) == {"a": 1}
