@@ -114,6 +114,7 @@ def to_anthropic(messages: Sequence[Message]) -> tuple[list[dict[str, Any]], str
                         "type": "tool_result",
                         "tool_use_id": anthropic_tool_id(str(msg.tool_call_id)),
                         "content": msg.text,
+                        **({"is_error": True} if msg.is_error else {}),
                     }
                 ],
             )

@@ -25,6 +25,7 @@ from ..resilience import Hook
 from .base import Provider, RawStream, Request, require
 from .errors import error_for_status
 from .ratelimit import RateLimit
+from .schema import gemini_legacy_schema
 from .types import (
     Capabilities,
     ChatResponse,
@@ -89,7 +90,8 @@ def to_gemini(messages: Sequence[Message]) -> tuple[list[dict[str, Any]], str]:
         if msg.role == "system":
             system.append(msg.text)
         elif msg.role == "tool":
-            response = {"name": msg.name, "response": {"result": msg.text}}
+            key = "error" if msg.is_error else "result"  # FunctionResponse.response keys
+            response = {"name": msg.name, "response": {key: msg.text}}
             add("user", [{"function_response": response}])
         elif msg.role == "assistant":
             parts = _parts(msg)
@@ -115,6 +117,10 @@ class GeminiProvider(Provider):
         vertexai, project, location: Vertex AI instead of the Gemini API.
         name: default ``"gemini"``. ``timeout``, ``retry``, ``breaker``, ``rate_limit``,
             ``budget``, ``capabilities``, ``hooks``: as :class:`~syncclients.llm.OpenAIProvider`.
+        legacy_tool_schema: send tool schemas in the older ``parameters`` field (an OpenAPI
+            subset: ``$ref`` inlined, unsupported keywords stripped, see
+            :func:`~syncclients.llm.schema.gemini_legacy_schema`) instead of
+            ``parameters_json_schema`` (JSON Schema as it is; the default).
 
     ``provider_options=`` on a call: fields of ``google.genai.types.GenerateContentConfig``
     (``{"safety_settings": [...]}``, ``{"thinking_config": {...}}``, ``{"top_k": 5}``). A
@@ -144,7 +150,9 @@ class GeminiProvider(Provider):
         budget: RetryBudgetPolicy | None = RetryBudgetPolicy(),
         capabilities: Capabilities | None = None,
         hooks: Sequence[Hook] | None = None,
+        legacy_tool_schema: bool = False,
     ) -> None:
+        self.legacy_tool_schema = legacy_tool_schema
         super().__init__(
             name=name,
             model=model,
@@ -209,7 +217,11 @@ class GeminiProvider(Provider):
                         {
                             "name": t.name,
                             "description": t.description,
-                            "parameters_json_schema": dict(t.parameters),
+                            **(
+                                {"parameters": gemini_legacy_schema(t.parameters)}
+                                if self.legacy_tool_schema
+                                else {"parameters_json_schema": dict(t.parameters)}
+                            ),
                         }
                         for t in request.tools
                     ]

@@ -18,6 +18,7 @@ from ..resilience import Hook
 from .base import Provider, RawStream, Request, dumps_args, loads_args, require
 from .errors import error_for_status
 from .ratelimit import RateLimit
+from .schema import openai_strict_schema
 from .types import (
     Capabilities,
     ChatResponse,
@@ -28,6 +29,7 @@ from .types import (
     StreamEvent,
     TextDelta,
     TextPart,
+    Tool,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -100,21 +102,25 @@ def to_openai_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return out
 
 
+def _function(tool: Tool) -> dict[str, Any]:
+    fn: dict[str, Any] = {
+        "name": tool.name,
+        "description": tool.description,
+        "parameters": dict(tool.parameters),
+    }
+    if tool.strict:
+        strict = openai_strict_schema(tool.parameters)
+        if strict is not None:  # else sent non-strict, as the schema is
+            fn["parameters"] = strict
+            fn["strict"] = True
+    return {"type": "function", "function": fn}
+
+
 def request_kwargs(request: Request, model: str) -> dict[str, Any]:
     """The keyword arguments of ``chat.completions.create`` for ``request``."""
     kwargs: dict[str, Any] = {"model": model, "messages": to_openai_messages(request.messages)}
     if request.tools:
-        kwargs["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": dict(t.parameters),
-                },
-            }
-            for t in request.tools
-        ]
+        kwargs["tools"] = [_function(t) for t in request.tools]
     choice = request.tool_choice
     if choice is not None:
         kwargs["tool_choice"] = (

@@ -112,6 +112,9 @@ class Message:
         tool_calls: the calls an assistant message made.
         tool_call_id: for ``role="tool"``: the id of the call this is the result of.
         name: for ``role="tool"``: the function name (filled in from the history if absent).
+        is_error: for ``role="tool"``: the result reports a failure (Anthropic
+            ``tool_result.is_error``; Gemini ``functionResponse.response.error``; OpenAI
+            has no flag: the text says it).
     """
 
     role: Role
@@ -119,6 +122,7 @@ class Message:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    is_error: bool = False
 
     @property
     def text(self) -> str:
@@ -143,6 +147,9 @@ class Tool:
         name: the function name.
         description: what it does (shown to the model).
         parameters: a JSON Schema object (``{"type": "object", "properties": {...}}``).
+        strict: ask for strict mode where the provider has one (OpenAI): the schema is made
+            strict (:func:`syncclients.llm.schema.openai_strict_schema`), or sent non-strict
+            when it cannot be. Other providers ignore it.
     """
 
     name: str
@@ -150,6 +157,7 @@ class Tool:
     parameters: Mapping[str, Any] = field(
         default_factory=lambda: {"type": "object", "properties": {}}
     )
+    strict: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +341,7 @@ def normalize_messages(messages: Iterable[Message | Mapping[str, Any]]) -> tuple
                 tuple(_tool_call(c) for c in raw.get("tool_calls") or ()),
                 raw.get("tool_call_id"),
                 raw.get("name"),
+                bool(raw.get("is_error")),
             )
         else:
             raise UsageError(f"a message must be a Message or a dict, got {type(raw).__name__}")
@@ -344,7 +353,14 @@ def normalize_messages(messages: Iterable[Message | Mapping[str, Any]]) -> tuple
             if msg.name is None:
                 if msg.tool_call_id not in names:
                     raise UsageError(f"tool result for unknown tool call {msg.tool_call_id!r}")
-                msg = Message("tool", msg.content, (), msg.tool_call_id, names[msg.tool_call_id])
+                msg = Message(
+                    "tool",
+                    msg.content,
+                    (),
+                    msg.tool_call_id,
+                    names[msg.tool_call_id],
+                    msg.is_error,
+                )
         out.append(msg)
     if not out:
         raise UsageError("messages must not be empty")
@@ -383,7 +399,7 @@ def normalize_tools(tools: Iterable[Any] | None) -> tuple[Tool, ...]:
         params.setdefault("type", "object")
         if params["type"] == "object":
             params.setdefault("properties", {})
-        out.append(Tool(tool.name, tool.description, params))
+        out.append(Tool(tool.name, tool.description, params, tool.strict))
     seen: set[str] = set()
     for tool in out:
         if tool.name in seen:

@@ -21,7 +21,7 @@ import re
 import socket
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -211,7 +211,10 @@ class _Handler(BaseHTTPRequestHandler):
             fault = None
             if is_chat:
                 fault = owner._faults.popleft() if owner._faults else owner.always
-            answer = owner.answer
+            answer = owner._script.popleft() if is_chat and owner._script else owner.answer
+            responder = owner.responder if is_chat and answer is owner.answer else None
+        if responder is not None:
+            answer = responder(req)
         if fault is not None and fault.delay_s and owner._stopping.wait(fault.delay_s):
             self._abort()
             return
@@ -262,6 +265,9 @@ class FakeLLMServer:
 
     Attributes:
         answer: what chat requests get (assign an :class:`Answer`).
+        responder: when set, called with each chat :class:`LLMRequest` (after the
+            :meth:`script` queue is empty) to decide its :class:`Answer`: a fake model that
+            reacts to the conversation (e.g. answers once a tool result is in it).
         always: a :class:`Fault` applied to every chat request without a queued one.
         requests: every request received, in order.
         connections_opened: TCP connections accepted.
@@ -273,10 +279,12 @@ class FakeLLMServer:
         self.models = models
         self.answer = Answer()
         self.always: Fault | None = None
+        self.responder: Callable[[LLMRequest], Answer] | None = None
         self.requests: list[LLMRequest] = []
         self.connections_opened = 0
         self.disconnects = 0
         self._faults: deque[Fault] = deque()
+        self._script: deque[Answer] = deque()
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -300,6 +308,12 @@ class FakeLLMServer:
         with self._lock:
             self._faults.extend(faults)
 
+    def script(self, *answers: Answer) -> None:
+        """Queue answers, consumed one per chat request in order (then :attr:`answer`):
+        a model scripted to ask for tool calls, then answer."""
+        with self._lock:
+            self._script.extend(answers)
+
     def chat_requests(self) -> list[LLMRequest]:
         """The chat (POST) requests received so far."""
         with self._lock:
@@ -310,7 +324,9 @@ class FakeLLMServer:
         with self._lock:
             self.requests.clear()
             self._faults.clear()
+            self._script.clear()
             self.always = None
+            self.responder = None
             self.answer = Answer()
 
     def start(self) -> FakeLLMServer:
