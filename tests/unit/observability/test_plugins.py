@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from syncclients import HTTPClient, HTTPStatusError, RetryPolicy, UsageError
+from syncclients import HTTPClient, HTTPStatusError, UsageError
 from syncclients.observability import (
     AttemptScope,
     CallScope,
