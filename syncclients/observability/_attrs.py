@@ -133,6 +133,8 @@ def _mcp(scope: AttemptScope) -> Described:
     _put(metric_attrs, "error.type", err)
     attrs = dict(metric_attrs)
     attrs["syncclients.mcp.server"] = redact_url(scope.call.client.target)
+    if scope.request_id is not None:
+        attrs["jsonrpc.request.id"] = str(scope.request_id)
     if scope.attempt > 1:
         attrs["syncclients.attempt"] = scope.attempt
     name = f"{method} {target}" if target else method

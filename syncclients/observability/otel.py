@@ -11,7 +11,9 @@ What it produces (OpenTelemetry semantic conventions; see :mod:`._attrs`):
   ``url.full`` (redacted), ``server.address``/``server.port``,
   ``http.response.status_code``, ``http.request.resend_count`` on retries and
   ``error.type``; MCP ``{mcp.method.name} {target}`` with ``mcp.method.name``,
-  ``gen_ai.tool.name``, ``error.type`` (``tool_error`` for a result with ``isError``);
+  ``gen_ai.tool.name``, ``jsonrpc.request.id``, ``error.type`` (``tool_error`` for a
+  result with ``isError``), and the span's W3C trace context (``traceparent``,
+  ``tracestate``) sent to the server in each request's ``params._meta``;
   gRPC ``{service}/{method}`` with ``rpc.*``; LLM ``chat {model}`` with ``gen_ai.*`` and
   token usage;
 * span events on the caller's current span: ``syncclients.retry`` (attempt, delay) and
@@ -31,6 +33,7 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from .. import __version__
 from ..redact import redact_url
@@ -42,6 +45,8 @@ __all__ = ["TOKEN_BUCKETS", "OpenTelemetryPlugin"]
 
 #: ``gen_ai.client.token.usage`` advisory boundaries (semconv GenAI), tokens.
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
+
+_W3C = TraceContextTextMapPropagator()  # traceparent/tracestate only, never baggage
 
 _DURATIONS = {
     "http.client.request.duration": ("Duration of HTTP client requests.", HTTP_BUCKETS_S),
@@ -101,6 +106,8 @@ class OpenTelemetryPlugin(Plugin):
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
+            if scope.call.client.protocol == "mcp":
+                _W3C.inject(scope.carrier)  # sent in params._meta (MCP trace context)
             try:
                 yield
             finally:

@@ -21,7 +21,16 @@ from ..errors import CircuitOpenError, DeadlineExceeded, Timeout, UsageError
 from .breaker import CircuitBreaker
 from .budget import RetryBudget
 from .hooks import AttemptRecord, GiveUpReason, Hook, LoggingHook, Outcome, emit
-from .plugins import AttemptScope, CallScope, ClientInfo, Plugin, active_plugins, guarded, scoped
+from .plugins import (
+    AttemptScope,
+    CallScope,
+    ClientInfo,
+    Plugin,
+    active_plugins,
+    guarded,
+    running,
+    scoped,
+)
 from .retry import RetryEvents, retry_call
 
 __all__ = ["AttemptContext", "Resilience", "server_delay_hint"]
@@ -166,7 +175,7 @@ class Resilience:
             if call_scope is None:
                 return bare_attempt()
             scope = AttemptScope(call_scope, state.attempt + 1)
-            with scoped(plugins, "attempt", scope):
+            with running(scope), scoped(plugins, "attempt", scope):
                 try:
                     result = bare_attempt()
                 except BaseException as exc:

@@ -37,6 +37,7 @@ __all__ = [
     "Plugin",
     "activate",
     "active_plugins",
+    "current_attempt",
     "deactivate",
 ]
 
@@ -87,6 +88,10 @@ class AttemptScope:
         result: what the attempt returned (an HTTP ``requests.Response``, an MCP result
             object, ...), or None.
         error: what the attempt raised (including a breaker rejection), or None.
+        carrier: trace context a plugin wants sent with the attempt's requests
+            (``traceparent``, ``tracestate``, W3C Trace Context); the MCP client puts it in
+            each request's ``params._meta`` (keys the caller set win).
+        request_id: the JSON-RPC id of the last request the attempt sent (MCP), or None.
         data: free space for plugins.
     """
 
@@ -94,6 +99,8 @@ class AttemptScope:
     attempt: int
     result: object = None
     error: BaseException | None = None
+    carrier: dict[str, str] = field(default_factory=dict)
+    request_id: object = None
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -132,8 +139,26 @@ class Plugin:
 
 
 _lock = threading.Lock()
+_current = threading.local()
 _active: tuple[Plugin, ...] = ()
 _reported: set[tuple[int, str]] = set()
+
+
+def current_attempt() -> AttemptScope | None:
+    """The instrumented attempt running on this thread (None outside one, or without plugins)."""
+    scope: AttemptScope | None = getattr(_current, "scope", None)
+    return scope
+
+
+@contextmanager
+def running(scope: AttemptScope) -> Iterator[None]:
+    """Make ``scope`` this thread's :func:`current_attempt` while the body runs."""
+    previous = getattr(_current, "scope", None)
+    _current.scope = scope
+    try:
+        yield
+    finally:
+        _current.scope = previous
 
 
 def active_plugins() -> tuple[Plugin, ...]:

@@ -72,3 +72,35 @@ def test_mcp_spans_and_duration_metric(
     calls = [p for p in metric.data.data_points if p.attributes.get("gen_ai.tool.name")]
     assert {p.attributes.get("error.type") for p in calls} == {None, "tool_error", "-32602"}
     assert all(tuple(p.explicit_bounds) == LONG_BUCKETS_S for p in calls)
+
+
+def test_trace_context_reaches_the_server_in_params_meta(
+    make_client: MakeClient,
+    otel: tuple[OpenTelemetryPlugin, InMemorySpanExporter, InMemoryMetricReader],
+) -> None:
+    plugin, exporter, _ = otel
+    server = server_with_tools()
+    client, _ = make_client(server, plugins=[plugin])
+    tracer = plugin._tracer
+    with tracer.start_as_current_span("agent step") as parent:
+        client.call_tool("lookup", {"n": 2}, meta={"app.key": "v"})
+    (request,) = [r for r in server.requests if r.method == "tools/call"]
+    meta = request.params["_meta"]
+    assert meta["app.key"] == "v"  # the caller's keys are kept
+    span = next(s for s in exporter.get_finished_spans() if s.name == "tools/call lookup")
+    assert span.parent is not None
+    assert span.parent.span_id == parent.get_span_context().span_id
+    trace_id = f"{span.context.trace_id:032x}"
+    span_id = f"{span.context.span_id:016x}"
+    version, sent_trace, sent_parent, flags = meta["traceparent"].split("-")
+    assert (version, sent_trace, sent_parent) == ("00", trace_id, span_id)
+    assert int(flags, 16) & 1  # sampled (W3C Trace Context)
+    assert span.attributes["jsonrpc.request.id"] == str(request.id)
+
+
+def test_no_plugin_no_meta(make_client: MakeClient) -> None:
+    server = server_with_tools()
+    client, _ = make_client(server)
+    client.call_tool("lookup", {"n": 2})
+    (request,) = [r for r in server.requests if r.method == "tools/call"]
+    assert "_meta" not in request.params
