@@ -15,7 +15,7 @@ long tools fit):
 * ``syncclients_circuit_breaker_state{target,state}``: 1 for the breaker's current state
   (``closed``, ``open``, ``half_open``), 0 for the others.
 
-Under gunicorn with ``PROMETHEUS_MULTIPROCESS_DIR`` set, prometheus-client's multiprocess
+Under gunicorn with ``PROMETHEUS_MULTIPROC_DIR`` set, prometheus-client's multiprocess
 mode applies (the gauge uses ``liveall``: one series per live worker, labelled ``pid``).
 """
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -65,3 +70,54 @@ def test_http_measurements_retries_and_breaker_gauge(http_server: Scripted) -> N
     assert disable("prometheus") is True
     assert scrape(registry) == {}  # unregistered: enable() can register them again
     enable("prometheus", registry=registry)
+
+
+WORKER = """
+import sys
+from prometheus_client import CollectorRegistry
+from syncclients import BreakerPolicy, HTTPClient
+from syncclients.observability import enable, disable
+
+enable("prometheus", registry=CollectorRegistry())
+with HTTPClient(sys.argv[1], hooks=[], breaker=BreakerPolicy()) as client:
+    for _ in range(int(sys.argv[2])):
+        client.get("/w")
+disable("prometheus")
+"""
+
+
+def test_multiprocess_mode_two_workers(
+    http_server: Scripted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two worker processes (as under gunicorn) write to PROMETHEUS_MULTIPROC_DIR; the
+    MultiProcessCollector of the scraping process sums them."""
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    workers = [
+        subprocess.Popen([sys.executable, "-c", WORKER, http_server.url, str(n)], env=env)
+        for n in (3, 4)
+    ]
+    pids = {str(w.pid) for w in workers}
+    for w in workers:
+        assert w.wait(timeout=60) == 0
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(tmp_path))
+    samples = scrape(registry)
+    hist = "syncclients_http_client_request_duration_seconds_count"
+    labels = (
+        ("error_type", ""),
+        ("method", "GET"),
+        ("server_address", "127.0.0.1"),
+        ("status_code", "200"),
+    )
+    assert samples[(hist, labels)] == 7
+    target = f"{http_server.url}/"
+    key = ("outcome", "success"), ("protocol", "http"), ("target", target)
+    assert samples[("syncclients_client_attempts_total", key)] == 7
+    gauge = {
+        dict(k[1])["pid"]
+        for k, v in samples.items()
+        if k[0] == "syncclients_circuit_breaker_state" and ("state", "closed") in k[1] and v == 1
+    }
+    assert gauge == pids  # liveall: one series per worker
