@@ -544,6 +544,7 @@ class Dispatcher:
         scope = current_attempt()  # instrumented by plugins: id out, trace context in
         if scope is not None:
             scope.request_id = rid
+            scope.data["network.transport"] = getattr(self.transport, "network_transport", None)
             if scope.carrier:
                 params = dict(params or {})
                 params["_meta"] = {**scope.carrier, **(params.get("_meta") or {})}

@@ -130,6 +130,7 @@ def _mcp(scope: AttemptScope) -> Described:
         metric_attrs["gen_ai.prompt.name"] = target
     if isinstance(scope.error, MCPError) and isinstance(scope.error.code, int):
         metric_attrs["rpc.response.status_code"] = str(scope.error.code)
+    _put(metric_attrs, "network.transport", scope.data.get("network.transport"))
     _put(metric_attrs, "error.type", err)
     attrs = dict(metric_attrs)
     attrs["syncclients.mcp.server"] = redact_url(scope.call.client.target)
