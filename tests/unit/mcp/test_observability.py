@@ -104,3 +104,21 @@ def test_no_plugin_no_meta(make_client: MakeClient) -> None:
     client.call_tool("lookup", {"n": 2})
     (request,) = [r for r in server.requests if r.method == "tools/call"]
     assert "_meta" not in request.params
+
+
+def test_batch_one_parent_a_child_span_per_call(
+    make_client: MakeClient,
+    otel: tuple[OpenTelemetryPlugin, InMemorySpanExporter, InMemoryMetricReader],
+) -> None:
+    plugin, exporter, _ = otel
+    client, _ = make_client(server_with_tools(), plugins=[plugin])
+    with plugin._tracer.start_as_current_span("batch") as parent:
+        results = client.call_tool_batch(
+            [("lookup", {"n": i}) for i in range(4)], max_workers=2, progress=False
+        )
+    assert len(results) == 4
+    calls = [s for s in exporter.get_finished_spans() if s.name == "tools/call lookup"]
+    assert len(calls) == 4
+    parent_id = parent.get_span_context().span_id
+    assert all(s.parent is not None and s.parent.span_id == parent_id for s in calls)
+    assert len({s.context.span_id for s in calls}) == 4
