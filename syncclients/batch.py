@@ -29,6 +29,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import queue
 import sys
@@ -309,7 +310,10 @@ def run_batch(
                 and len(running) < max_workers
                 and (run.end is None or time.monotonic() < run.end)
             ):
-                future = pool.submit(_call_one, fn, run, next_index)
+                # each call runs in a copy of the caller's context (contextvars: the
+                # current OpenTelemetry span is the parent of the call's spans)
+                ctx = contextvars.copy_context()
+                future = pool.submit(ctx.run, _call_one, fn, run, next_index)
                 running[future] = next_index
                 future.add_done_callback(finished.put)
                 next_index += 1

@@ -390,6 +390,7 @@ class GRPCClient:
             breaker=self.breaker,
             budget=self.retry_budget,
             hooks=hooks,
+            protocol="grpc",
         )
         self._closed = False
         self._lock = threading.Lock()
@@ -703,6 +704,7 @@ class GRPCClient:
             if self._closed:
                 return
             self._closed = True
+        self._resilience.close()
         if self._owns_channel:
             self._channel.close()
 

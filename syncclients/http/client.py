@@ -176,6 +176,9 @@ class HTTPClient:
         verify: TLS verification: True, False, or a CA bundle path.
         cert: a client certificate path or (cert, key) pair for mutual TLS.
         hooks: called with an :class:`~syncclients.AttemptRecord` per attempt; None: log.
+        plugins: :class:`~syncclients.observability.Plugin` instances for this client only
+            (in addition to the process-wide ones); set up on first call, torn down on
+            :meth:`close`.
         session: a ready requests.Session to use instead of our pooled one (not closed by
             :meth:`close`; pool arguments do not apply to it).
         name: the breaker/metrics name; default the base URL (redacted).
@@ -207,6 +210,7 @@ class HTTPClient:
         verify: bool | str = True,
         cert: str | tuple[str, str] | None = None,
         hooks: Sequence[Hook] | None = None,
+        plugins: Sequence[Hook] = (),
         session: requests.Session | None = None,
         name: str | None = None,
     ) -> None:
@@ -247,7 +251,8 @@ class HTTPClient:
             retry=retry,
             breaker=self._breaker,
             budget=self._budget,
-            hooks=(self._stats, *user_hooks),
+            hooks=(self._stats, *user_hooks, *plugins),
+            protocol="http",
         )
         self._closed = False
         self._close_lock = threading.Lock()
@@ -595,6 +600,7 @@ class HTTPClient:
             if self._closed:
                 return
             self._closed = True
+        self._resilience.close()
         if self._own_session:
             self._session.close()
 

@@ -313,7 +313,12 @@ class Provider(abc.ABC):
         self.rate_limiter = RateLimiter(rate_limit) if rate_limit is not None else None
         self.budget = RetryBudget(budget) if budget is not None else None
         self._resilience = Resilience(
-            target=name, retry=self.retry, breaker=self.breaker, budget=self.budget, hooks=hooks
+            target=name,
+            retry=self.retry,
+            breaker=self.breaker,
+            budget=self.budget,
+            hooks=hooks,
+            protocol="llm",
         )
         self._stats_lock = threading.Lock()
         self.calls = 0

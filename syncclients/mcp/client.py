@@ -139,6 +139,8 @@ class MCPClient:
         breaker: the breaker policy of this server (one breaker per client); None: none.
         retry_budget: the retry budget of this client; None: none.
         hooks: receive one record per attempt (default: logging).
+        plugins: :class:`~syncclients.observability.Plugin` instances for this client only
+            (in addition to the process-wide ones); torn down on :meth:`close`.
         restart_on_exit: when the server process exited (or its connection broke), start
             it again on the next call (and let safe calls retry). Default True. Restarts
             happen only inside calls the breaker admits (closed, or a half-open probe), and
@@ -190,6 +192,7 @@ class MCPClient:
         breaker: BreakerPolicy | None = BreakerPolicy(),
         retry_budget: RetryBudgetPolicy | None = RetryBudgetPolicy(),
         hooks: Sequence[Hook] | None = None,
+        plugins: Sequence[Hook] = (),
         restart_on_exit: bool = True,
         validate_arguments: bool = False,
         validate_output: bool = False,
@@ -245,6 +248,7 @@ class MCPClient:
         self._breaker_policy = breaker
         self._budget_policy = retry_budget
         self._hooks = hooks
+        self._plugins = tuple(plugins)
         self._log_level: str | None = None
         self._rejected_tools: set[str] = set()
         self._factory_target: str | None = None
@@ -514,6 +518,8 @@ class MCPClient:
         listener = self._listener
         if listener is not None:
             listener.stop()  # its request already failed with the session: joins the thread
+        if self._resilience is not None:
+            self._resilience.close()
 
     def __enter__(self) -> MCPClient:
         return self.connect()
@@ -559,7 +565,9 @@ class MCPClient:
                         hooks=(
                             self._stats,
                             *((LoggingHook(),) if self._hooks is None else self._hooks),
+                            *self._plugins,
                         ),
+                        protocol="mcp",
                     )
         return self._resilience
 

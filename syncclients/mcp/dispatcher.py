@@ -52,6 +52,7 @@ from ..errors import (
     TransportError,
     UnsupportedProtocolVersionError,
 )
+from ..resilience.plugins import current_attempt
 from .jsonrpc_batch import JsonRpcBatcher
 from .messages import (
     INTERNAL_ERROR,
@@ -540,6 +541,13 @@ class Dispatcher:
             KeyboardInterrupt: re-raised after cancelling the request on the server.
         """
         rid = next(self._ids)
+        scope = current_attempt()  # instrumented by plugins: id out, trace context in
+        if scope is not None:
+            scope.request_id = rid
+            scope.data["network.transport"] = getattr(self.transport, "network_transport", None)
+            if scope.carrier:
+                params = dict(params or {})
+                params["_meta"] = {**scope.carrier, **(params.get("_meta") or {})}
         pending = _Pending(method, ordered=progress_token is not None and on_progress is not None)
         ctx = replace(context, method=method, request_id=rid, timeout_s=timeout_s)
         with self._lock:

@@ -74,6 +74,8 @@ class Transport(abc.ABC):
     """
 
     target: str
+    #: ``network.transport`` of the OpenTelemetry conventions (``"pipe"``, ``"tcp"``).
+    network_transport: str | None = None
     #: True when a ``server/discover`` probe that times out is a legacy verdict (stdio:
     #: a legacy server may simply never answer); False where a timeout is an outage (HTTP).
     probe_timeout_means_legacy: bool = False

@@ -10,6 +10,7 @@ each and pass their own classification of failures: this layer knows nothing of 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,16 @@ from ..errors import CircuitOpenError, DeadlineExceeded, Timeout, UsageError
 from .breaker import CircuitBreaker
 from .budget import RetryBudget
 from .hooks import AttemptRecord, GiveUpReason, Hook, LoggingHook, Outcome, emit
+from .plugins import (
+    AttemptScope,
+    CallScope,
+    ClientInfo,
+    Plugin,
+    active_plugins,
+    guarded,
+    running,
+    scoped,
+)
 from .retry import RetryEvents, retry_call
 
 __all__ = ["AttemptContext", "Resilience", "server_delay_hint"]
@@ -70,6 +81,11 @@ class Resilience:
         hooks: called with one :class:`AttemptRecord` per attempt; default a
             :class:`LoggingHook`.
         clock: the monotonic clock, in seconds.
+        protocol: ``"http"``, ``"mcp"``, ``"grpc"``, ``"llm"`` for plugins (None: unsaid).
+
+    Plugins (:class:`~syncclients.resilience.plugins.Plugin`) among ``hooks`` and the
+    process-wide ones are set up on first use, wrap each call and attempt, and are torn
+    down by :meth:`close`.
 
     Thread-safe: it holds only shared, thread-safe collaborators; per-call state is local.
     """
@@ -83,6 +99,7 @@ class Resilience:
         budget: RetryBudget | None,
         hooks: Sequence[Hook] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        protocol: str | None = None,
     ) -> None:
         self.target = target
         self.retry = retry
@@ -90,6 +107,29 @@ class Resilience:
         self.budget = budget
         self.hooks: tuple[Hook, ...] = tuple(hooks) if hooks is not None else (LoggingHook(),)
         self._clock = clock
+        self.info = ClientInfo(target=target, protocol=protocol)
+        self._own_plugins = tuple(h for h in self.hooks if isinstance(h, Plugin))
+        self._set_up: list[Plugin] = []
+        self._plugin_lock = threading.Lock()
+
+    def _plugins(self) -> tuple[Plugin, ...]:
+        """The plugins of this call (own, then process-wide), each set up once."""
+        shared = active_plugins()
+        plugins = self._own_plugins + tuple(p for p in shared if p not in self._own_plugins)
+        if plugins and any(p not in self._set_up for p in plugins):
+            with self._plugin_lock:
+                for plugin in plugins:
+                    if plugin not in self._set_up:
+                        self._set_up.append(plugin)
+                        guarded(plugin, "setup", plugin.setup, self.info)
+        return plugins
+
+    def close(self) -> None:
+        """Tear down the plugins set up for this pipeline (the client is closing). Idempotent."""
+        with self._plugin_lock:
+            plugins, self._set_up = self._set_up, []
+        for plugin in plugins:
+            guarded(plugin, "teardown", plugin.teardown, self.info)
 
     def call(
         self,
@@ -127,8 +167,24 @@ class Resilience:
         clock = self._clock
         deadline = None if budget_s is None else clock() + budget_s
         state: _CallState[T] = _CallState()
+        plugins = self._plugins()
+        shared = tuple(p for p in plugins if p not in self.hooks)  # own ones are hooks
+        call_scope = CallScope(self.info, operation) if plugins else None
 
         def attempt() -> T:
+            if call_scope is None:
+                return bare_attempt()
+            scope = AttemptScope(call_scope, state.attempt + 1)
+            with running(scope), scoped(plugins, "attempt", scope):
+                try:
+                    result = bare_attempt()
+                except BaseException as exc:
+                    scope.error = exc
+                    raise
+                scope.result = result
+            return result
+
+        def bare_attempt() -> T:
             state.attempt += 1
             state.started = clock()
             ctx = AttemptContext(state.attempt, deadline, clock)
@@ -171,7 +227,7 @@ class Resilience:
             delay_s: float | None,
             reason: GiveUpReason | None,
         ) -> None:
-            if not self.hooks:
+            if not self.hooks and not shared:
                 return
             rec = AttemptRecord(
                 target=self.target,
@@ -186,6 +242,8 @@ class Resilience:
                 breaker_state=self.breaker.state if self.breaker is not None else None,
             )
             emit(self.hooks, rec)
+            for plugin in shared:
+                guarded(plugin, "on_record", plugin.on_record, rec)
 
         def on_give_up(exc: BaseException, reason: GiveUpReason) -> None:
             if isinstance(exc, CircuitOpenError):
@@ -200,16 +258,28 @@ class Resilience:
             on_give_up=on_give_up,
             on_success=lambda: record("success", None, None, None),
         )
-        return retry_call(
-            attempt,
-            policy=policy,
-            should_retry=should_retry,
-            delay_hint=delay_hint,
-            deadline=deadline,
-            clock=clock,
-            budget=self.budget,
-            events=events,
-        )
+
+        def run() -> T:
+            return retry_call(
+                attempt,
+                policy=policy,
+                should_retry=should_retry,
+                delay_hint=delay_hint,
+                deadline=deadline,
+                clock=clock,
+                budget=self.budget,
+                events=events,
+            )
+
+        if call_scope is None:
+            return run()
+        with scoped(plugins, "call", call_scope):
+            try:
+                call_scope.result = result = run()
+            except BaseException as exc:
+                call_scope.error = exc
+                raise
+        return result
 
     def _count_budget(self, exc: BaseException, retryable: Callable[[BaseException], bool]) -> None:
         if self.budget is None or isinstance(exc, CircuitOpenError | UsageError):

@@ -85,6 +85,8 @@ class LegacySSETransport(Transport):
         UsageError: ``url`` is not an absolute http(s) URL.
     """
 
+    network_transport = "tcp"
+
     def __init__(
         self,
         url: str,

@@ -203,6 +203,8 @@ class StdioTransport(Transport):
         UsageError: ``command`` is empty or not a list of strings.
     """
 
+    network_transport = "pipe"
+
     probe_timeout_means_legacy = True
 
     def __init__(

@@ -390,6 +390,8 @@ class StreamableHTTPTransport(Transport):
         UsageError: ``url`` is not an absolute http(s) URL, or a limit is invalid.
     """
 
+    network_transport = "tcp"
+
     mirrors_param_headers = True
 
     def __init__(

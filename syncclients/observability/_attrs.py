@@ -1,0 +1,176 @@
+"""Semantic-convention attributes of an attempt, shared by the OTel and Prometheus plugins.
+
+Names follow the OpenTelemetry semantic conventions: HTTP client spans and
+``http.client.request.duration`` (semconv HTTP, stable), MCP client spans
+``{mcp.method.name} {target}`` and ``mcp.client.operation.duration`` (semconv MCP), gRPC
+``rpc.*``, GenAI ``gen_ai.*`` (semconv GenAI). Never tool arguments or results; URLs pass
+through :func:`~syncclients.redact.redact_url` (userinfo and secret query values hidden).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import GRPCStatusError, HTTPStatusError, MCPError
+from ..redact import redact_url
+from ..resilience.plugins import AttemptScope
+
+__all__ = ["HTTP_BUCKETS_S", "LONG_BUCKETS_S", "Described", "describe", "error_type"]
+
+#: ``http.client.request.duration`` advisory boundaries (semconv HTTP), seconds.
+HTTP_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+#: ``mcp.client.operation.duration`` and ``gen_ai.client.operation.duration`` boundaries
+#: (semconv MCP / GenAI), seconds: they reach LLM and long tool durations.
+LONG_BUCKETS_S = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)  # fmt: skip
+
+_Attrs = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Described:
+    """One attempt in convention terms.
+
+    Attributes:
+        span_name: the span's name.
+        span_attrs: the span's attributes (no arguments, results or credentials).
+        metric: the duration histogram's name.
+        metric_attrs: the histogram's (low-cardinality) attributes.
+        failed: True when the span's status is ERROR.
+        usage: ``(input_tokens, output_tokens)`` of an LLM answer, else None.
+    """
+
+    span_name: str
+    span_attrs: _Attrs
+    metric: str
+    metric_attrs: _Attrs
+    failed: bool
+    usage: tuple[int, int] | None = None
+
+
+def error_type(error: BaseException | None) -> str | None:
+    """``error.type``: the status code of an HTTP error, the JSON-RPC code of an MCP error,
+    the status name of a gRPC error, else the exception's fully qualified class name."""
+    if error is None:
+        return None
+    if isinstance(error, HTTPStatusError):
+        return str(error.status_code)
+    if isinstance(error, MCPError) and isinstance(error.code, int):
+        return str(error.code)
+    if isinstance(error, GRPCStatusError):
+        return str(getattr(error.code, "name", error.code))
+    cls = type(error)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _put(attrs: _Attrs, key: str, value: Any) -> None:
+    if value is not None:
+        attrs[key] = value
+
+
+def describe(scope: AttemptScope) -> Described:
+    """The convention names of an attempt that has finished (``result``/``error`` set)."""
+    protocol = scope.call.client.protocol
+    if protocol == "http":
+        return _http(scope)
+    if protocol == "mcp":
+        return _mcp(scope)
+    if protocol == "grpc":
+        return _grpc(scope)
+    if protocol == "llm":
+        return _llm(scope)
+    err = error_type(scope.error)
+    attrs: _Attrs = {"syncclients.target": redact_url(scope.call.client.target)}
+    _put(attrs, "error.type", err)
+    return Described(
+        scope.call.operation, attrs, "syncclients.client.operation.duration", dict(attrs),
+        err is not None,
+    )  # fmt: skip
+
+
+def _http(scope: AttemptScope) -> Described:
+    method, _, path = scope.call.operation.partition(" ")
+    response = scope.result if scope.result is not None else getattr(scope.error, "response", None)
+    url = getattr(response, "url", None)
+    if not isinstance(url, str) or not url:
+        url = scope.call.client.target.rstrip("/") + path
+    parts = urlsplit(url)
+    status = getattr(response, "status_code", None)
+    if not isinstance(status, int):
+        status = None
+    err = error_type(scope.error)
+    if err is None and status is not None and status >= 400:
+        err = str(status)
+    metric_attrs: _Attrs = {"http.request.method": method}
+    _put(metric_attrs, "server.address", parts.hostname)
+    _put(metric_attrs, "server.port", parts.port or {"http": 80, "https": 443}.get(parts.scheme))
+    _put(metric_attrs, "url.scheme", parts.scheme or None)
+    _put(metric_attrs, "http.response.status_code", status)
+    _put(metric_attrs, "error.type", err)
+    attrs = dict(metric_attrs)
+    attrs["url.full"] = redact_url(url)
+    if scope.attempt > 1:
+        attrs["http.request.resend_count"] = scope.attempt - 1
+    return Described(method, attrs, "http.client.request.duration", metric_attrs, err is not None)
+
+
+def _mcp(scope: AttemptScope) -> Described:
+    method, _, target = scope.call.operation.partition(" ")
+    err = error_type(scope.error)
+    if err is None and getattr(scope.result, "is_error", False) is True:
+        err = "tool_error"
+    metric_attrs: _Attrs = {"mcp.method.name": method}
+    if target and method == "tools/call":
+        metric_attrs["gen_ai.tool.name"] = target
+        metric_attrs["gen_ai.operation.name"] = "execute_tool"
+    elif target and method == "prompts/get":
+        metric_attrs["gen_ai.prompt.name"] = target
+    if isinstance(scope.error, MCPError) and isinstance(scope.error.code, int):
+        metric_attrs["rpc.response.status_code"] = str(scope.error.code)
+    _put(metric_attrs, "network.transport", scope.data.get("network.transport"))
+    _put(metric_attrs, "error.type", err)
+    attrs = dict(metric_attrs)
+    attrs["syncclients.mcp.server"] = redact_url(scope.call.client.target)
+    if scope.request_id is not None:
+        attrs["jsonrpc.request.id"] = str(scope.request_id)
+    if scope.attempt > 1:
+        attrs["syncclients.attempt"] = scope.attempt
+    name = f"{method} {target}" if target else method
+    return Described(name, attrs, "mcp.client.operation.duration", metric_attrs, err is not None)
+
+
+def _grpc(scope: AttemptScope) -> Described:
+    method = scope.call.operation.lstrip("/")
+    err = error_type(scope.error)
+    metric_attrs: _Attrs = {"rpc.system.name": "grpc", "rpc.method": method}
+    code = "OK" if scope.error is None else err
+    _put(metric_attrs, "rpc.response.status_code", code)
+    _put(metric_attrs, "error.type", err)
+    attrs = dict(metric_attrs)
+    attrs["server.address"] = redact_url(scope.call.client.target)
+    return Described(method, attrs, "rpc.client.call.duration", metric_attrs, err is not None)
+
+
+def _llm(scope: AttemptScope) -> Described:
+    operation, _, model = scope.call.operation.partition(" ")
+    err = error_type(scope.error)
+    metric_attrs: _Attrs = {
+        "gen_ai.operation.name": operation,
+        "gen_ai.provider.name": scope.call.client.target,
+    }
+    _put(metric_attrs, "gen_ai.request.model", model or None)
+    _put(metric_attrs, "gen_ai.response.model", getattr(scope.result, "model", None) or None)
+    _put(metric_attrs, "error.type", err)
+    attrs = dict(metric_attrs)
+    usage = getattr(scope.result, "usage", None)
+    tokens: tuple[int, int] | None = None
+    if usage is not None:
+        tokens = (int(usage.input_tokens), int(usage.output_tokens))
+        attrs["gen_ai.usage.input_tokens"], attrs["gen_ai.usage.output_tokens"] = tokens
+    name = f"{operation} {model}" if model else operation
+    return Described(
+        name, attrs, "gen_ai.client.operation.duration", metric_attrs, err is not None, tokens
+    )
