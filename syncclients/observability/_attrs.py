@@ -132,8 +132,10 @@ def _mcp(scope: AttemptScope) -> Described:
         metric_attrs["rpc.response.status_code"] = str(scope.error.code)
     _put(metric_attrs, "network.transport", scope.data.get("network.transport"))
     _put(metric_attrs, "error.type", err)
+    _put(metric_attrs, "mcp.protocol.version", scope.data.get("mcp.protocol.version"))
     attrs = dict(metric_attrs)
     attrs["syncclients.mcp.server"] = redact_url(scope.call.client.target)
+    _put(attrs, "mcp.session.id", scope.data.get("mcp.session.id"))  # spans only: unbounded
     if scope.request_id is not None:
         attrs["jsonrpc.request.id"] = str(scope.request_id)
     if scope.attempt > 1:

@@ -11,8 +11,9 @@ What it produces (OpenTelemetry semantic conventions; see :mod:`._attrs`):
   ``url.full`` (redacted), ``server.address``/``server.port``,
   ``http.response.status_code``, ``http.request.resend_count`` on retries and
   ``error.type``; MCP ``{mcp.method.name} {target}`` with ``mcp.method.name``,
-  ``gen_ai.tool.name``, ``jsonrpc.request.id``, ``error.type`` (``tool_error`` for a
-  result with ``isError``), and the span's W3C trace context (``traceparent``,
+  ``gen_ai.tool.name``, ``jsonrpc.request.id``, ``mcp.session.id`` (Streamable HTTP),
+  ``mcp.protocol.version`` (once negotiated), ``network.transport``, ``error.type``
+  (``tool_error`` for a result with ``isError``), and the span's W3C trace context (``traceparent``,
   ``tracestate``) sent to the server in each request's ``params._meta``;
   gRPC ``{service}/{method}`` with ``rpc.*``; LLM ``chat {model}`` with ``gen_ai.*`` and
   token usage;

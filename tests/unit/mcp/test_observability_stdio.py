@@ -56,5 +56,7 @@ def test_stdio_server_sees_the_traceparent_of_the_client_span(tmp_path: Path) ->
         f"{span.context.span_id:016x}",
     ]
     assert span.attributes["network.transport"] == "pipe"
+    assert span.attributes["mcp.protocol.version"] == "2025-11-25"
+    assert "mcp.session.id" not in span.attributes  # stdio has no session id
     assert not any("hunter2" in str(v) for v in span.attributes.values())
     provider.shutdown()
