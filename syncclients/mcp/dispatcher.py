@@ -546,6 +546,8 @@ class Dispatcher:
             scope.request_id = rid
             scope.data["network.transport"] = getattr(self.transport, "network_transport", None)
             scope.data["mcp.protocol.version"] = context.protocol_version
+            if method == "tools/call" and params:  # for a plugin's opt-in content recording
+                scope.data["mcp.arguments"] = params.get("arguments")
             if scope.carrier:
                 params = dict(params or {})
                 params["_meta"] = {**scope.carrier, **(params.get("_meta") or {})}
