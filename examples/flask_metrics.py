@@ -3,8 +3,9 @@
 One HTTPClient (a rates service), one MCPClient (the bundled demo MCP server over stdio)
 and, given an OpenAI-compatible endpoint, an LLMRouter live in ``app.extensions``.
 ``syncclients.observability.enable`` switches both plugins on for every client in the
-process (the router's GenAI spans, durations and token usage included); ``/metrics`` serves prometheus-client's text exposition
-(multiprocess mode when ``PROMETHEUS_MULTIPROC_DIR`` is set, as under gunicorn).
+process (the router's GenAI spans, durations and token usage included); ``/metrics``
+serves prometheus-client's text exposition (multiprocess mode when
+``PROMETHEUS_MULTIPROC_DIR`` is set, as under gunicorn).
 
 Run:  pip install "syncclients[otel,prometheus,demo,openai]" flask opentelemetry-sdk
       python examples/flask_metrics.py   # a few requests, then the metrics and span names
