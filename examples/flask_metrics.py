@@ -43,23 +43,22 @@ def create_app(
     app = Flask(__name__)
     rates = HTTPClient(rates_url)
     tools = MCPClient.stdio(list(mcp_command), name="tools")
-    llm = (
-        LLMRouter(
-            [
-                OpenAIProvider(
-                    model="fake-model",
-                    api_key=os.environ.get("OPENAI_API_KEY", "sk-example"),
-                    base_url=llm_base_url,
-                )
-            ]
-        )
+    providers = (
+        [
+            OpenAIProvider(
+                model="fake-model",
+                api_key=os.environ.get("OPENAI_API_KEY", "sk-example"),
+                base_url=llm_base_url,
+            )
+        ]
         if llm_base_url is not None
-        else None
+        else []
     )
+    llm = LLMRouter(providers) if providers else None
 
     def close() -> None:
-        if llm is not None:
-            llm.close()
+        for provider in providers:  # the router closes only providers it built itself
+            provider.close()
         tools.close()
         rates.close()
 
