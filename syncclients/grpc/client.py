@@ -55,6 +55,8 @@ from ..errors import (
     UsageError,
 )
 from ..resilience import AttemptContext, CircuitBreaker, Hook, Resilience, RetryBudget
+from ..resilience.hooks import LoggingHook
+from ..resilience.stats import CallStats, ClientMetrics
 from ..transports.grpc_channel import (
     GRPCTLSConfig,
     MetadataInput,
@@ -384,12 +386,14 @@ class GRPCClient:
         else:
             self.breaker = breaker
         self.retry_budget = RetryBudget(retry_budget) if retry_budget is not None else None
+        self._stats = CallStats()  # a hook of the pipeline; see metrics()
+        user_hooks: tuple[Hook, ...] = tuple(hooks) if hooks is not None else (LoggingHook(),)
         self._resilience = Resilience(
             target=target,
             retry=retry,
             breaker=self.breaker,
             budget=self.retry_budget,
-            hooks=hooks,
+            hooks=(self._stats, *user_hooks),
             protocol="grpc",
         )
         self._closed = False
@@ -515,12 +519,14 @@ class GRPCClient:
                 attempts=ctx.attempt,
             )
 
-        return self._resilience.call(
-            attempt,
-            operation=method_name,
-            retryable=retryable,
-            retry=retry,
-            deadline_s=deadline_s,
+        return self._stats.timed(
+            lambda: self._resilience.call(
+                attempt,
+                operation=method_name,
+                retryable=retryable,
+                retry=retry,
+                deadline_s=deadline_s,
+            )
         )
 
     def stream(
@@ -588,13 +594,23 @@ class GRPCClient:
                 method=method_name,
             )
 
-        return self._resilience.call(
-            attempt,
-            operation=method_name,
-            retryable=retryable,
-            retry=retry,
-            deadline_s=deadline_s,
+        return self._stats.timed(
+            lambda: self._resilience.call(
+                attempt,
+                operation=method_name,
+                retryable=retryable,
+                retry=retry,
+                deadline_s=deadline_s,
+            )
         )
+
+    def metrics(self) -> ClientMetrics:
+        """A snapshot of this client's counters, latency percentiles, breaker and budget.
+
+        The fields of :meth:`HTTPClient.metrics() <syncclients.HTTPClient.metrics>`; a
+        stream's latency is the time to open it (its first attempt's headers), not to drain it.
+        """
+        return self._stats.snapshot(self.breaker, self.retry_budget)
 
     # -- health -------------------------------------------------------------------------------
 

@@ -41,6 +41,8 @@ from ..errors import (
     excerpt,
 )
 from ..resilience import AttemptContext, CircuitBreaker, Hook, Resilience, RetryBudget
+from ..resilience.hooks import LoggingHook
+from ..resilience.stats import CallStats, ClientMetrics
 from .errors import RateLimitedError, is_transient
 from .ratelimit import RateLimit, RateLimiter
 from .types import (
@@ -312,12 +314,14 @@ class Provider(abc.ABC):
         )
         self.rate_limiter = RateLimiter(rate_limit) if rate_limit is not None else None
         self.budget = RetryBudget(budget) if budget is not None else None
+        self._call_stats = CallStats()  # a hook of the pipeline; see metrics()
+        user_hooks: tuple[Hook, ...] = tuple(hooks) if hooks is not None else (LoggingHook(),)
         self._resilience = Resilience(
             target=name,
             retry=self.retry,
             breaker=self.breaker,
             budget=self.budget,
-            hooks=hooks,
+            hooks=(self._call_stats, *user_hooks),
             protocol="llm",
         )
         self._stats_lock = threading.Lock()
@@ -579,12 +583,14 @@ class Provider(abc.ABC):
         remaining_deadline = None if deadline is None else deadline - time.monotonic()
         if remaining_deadline is not None and remaining_deadline <= 0:
             raise DeadlineExceeded(f"{self.name}: deadline exceeded", target=self.name)
-        return self._resilience.call(
-            attempt,
-            operation=f"chat {self.model}",
-            retryable=_retryable,
-            retry=policy,
-            deadline_s=remaining_deadline,
+        return self._call_stats.timed(
+            lambda: self._resilience.call(
+                attempt,
+                operation=f"chat {self.model}",
+                retryable=_retryable,
+                retry=policy,
+                deadline_s=remaining_deadline,
+            )
         )
 
     def _start_stream(
@@ -603,6 +609,16 @@ class Provider(abc.ABC):
             yield from raw.events
 
         return LLMStream(events(), raw.close, self.translate, deadline, self.name)
+
+    def metrics(self) -> ClientMetrics:
+        """A snapshot of this provider's counters, latency percentiles, breaker and budget.
+
+        The fields of :meth:`HTTPClient.metrics() <syncclients.HTTPClient.metrics>`: a call
+        is one :meth:`generate` (or one stream opened, its latency the time to the first
+        event), with every attempt and retry it made; a call refused before any attempt (an
+        expired deadline) is not counted.
+        """
+        return self._call_stats.snapshot(self.breaker, self.budget)
 
     def _record(self, error: BaseException | None, latency_s: float | None = None) -> None:
         with self._stats_lock:

@@ -37,6 +37,7 @@ from ..config import (
     UseClientDefault,
 )
 from ..errors import CircuitOpenError, DeadlineExceeded, UsageError
+from ..resilience.stats import ClientMetrics
 from .base import AttemptBudget, LLMStream, Provider, ProviderHealth, Request, build_request
 from .errors import ContextLengthExceededError, RateLimitedError, is_transient
 from .ratelimit import RateLimit
@@ -328,6 +329,12 @@ class LLMRouter:
     def health(self, *, timeout: float = 5.0) -> dict[str, ProviderHealth]:
         """``{provider name: ProviderHealth}``: reachable, latency, breaker state, errors."""
         return {p.name: p.health(timeout=timeout) for p in self.providers}
+
+    def metrics(self) -> dict[str, ClientMetrics]:
+        """``{provider name: ClientMetrics}`` of the current providers (see
+        :meth:`Provider.metrics() <syncclients.llm.base.Provider.metrics>`); a failed-over
+        call counts at each provider it reached. Never makes a call."""
+        return {p.name: p.metrics() for p in self.providers}
 
     # -- configuration ----------------------------------------------------------------------
 

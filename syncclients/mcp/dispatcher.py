@@ -545,6 +545,9 @@ class Dispatcher:
         if scope is not None:
             scope.request_id = rid
             scope.data["network.transport"] = getattr(self.transport, "network_transport", None)
+            scope.data["mcp.protocol.version"] = context.protocol_version
+            if method == "tools/call" and params:  # for a plugin's opt-in content recording
+                scope.data["mcp.arguments"] = params.get("arguments")
             if scope.carrier:
                 params = dict(params or {})
                 params["_meta"] = {**scope.carrier, **(params.get("_meta") or {})}
@@ -587,6 +590,8 @@ class Dispatcher:
             if progress_token is not None:
                 with self._lock:
                     self._progress.pop(progress_token, None)
+            if scope is not None:  # after the answer: an initialize response sets it
+                scope.data["mcp.session.id"] = getattr(self.transport, "session_id", None)
         if isinstance(outcome, SyncClientsError):  # lost connection, or (HTTP) a malformed
             raise copy.copy(outcome)  # message on this request's own stream: ProtocolError
         if isinstance(outcome, ErrorResponse):

@@ -3,21 +3,34 @@
 Names follow the OpenTelemetry semantic conventions: HTTP client spans and
 ``http.client.request.duration`` (semconv HTTP, stable), MCP client spans
 ``{mcp.method.name} {target}`` and ``mcp.client.operation.duration`` (semconv MCP), gRPC
-``rpc.*``, GenAI ``gen_ai.*`` (semconv GenAI). Never tool arguments or results; URLs pass
+``rpc.*``, GenAI ``gen_ai.*`` (semconv GenAI). Tool arguments and results only when the
+caller opts in (``record_content``), secrets hidden (:func:`content_json`); URLs pass
 through :func:`~syncclients.redact.redact_url` (userinfo and secret query values hidden).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import GRPCStatusError, HTTPStatusError, MCPError
-from ..redact import redact_url
+from ..redact import MASK, is_secret_name, redact_text, redact_url
 from ..resilience.plugins import AttemptScope
 
-__all__ = ["HTTP_BUCKETS_S", "LONG_BUCKETS_S", "Described", "describe", "error_type"]
+__all__ = [
+    "CONTENT_LIMIT",
+    "HTTP_BUCKETS_S",
+    "LONG_BUCKETS_S",
+    "Described",
+    "content_json",
+    "describe",
+    "error_type",
+]
+
+#: The most characters of a recorded tool argument or result attribute (then ``...``).
+CONTENT_LIMIT = 4096
 
 #: ``http.client.request.duration`` advisory boundaries (semconv HTTP), seconds.
 HTTP_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -66,18 +79,56 @@ def error_type(error: BaseException | None) -> str | None:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            str(k): MASK if is_secret_name(str(k)) else _masked(v)
+            for k, v in value.items()
+            if k != "_meta"
+        }
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    return value
+
+
+def content_json(value: Any, limit: int = CONTENT_LIMIT) -> str:
+    """Tool arguments or a tool result as JSON for an opt-in span attribute, secrets hidden.
+
+    Values under secret-looking keys (:func:`~syncclients.redact.is_secret_name`:
+    ``token``, ``api_key``, ``password``, ...) become ``***``, ``_meta`` objects are dropped,
+    and the text then passes :func:`~syncclients.redact.redact_text` (URL userinfo,
+    ``name=value`` secrets, ``Authorization`` values).
+
+    Args:
+        value: a JSON-compatible value (others are shown with ``str``).
+        limit: the most characters kept; longer text ends in ``...``.
+
+    Returns:
+        The redacted JSON text.
+    """
+    text = redact_text(json.dumps(_masked(value), ensure_ascii=False, default=str))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _put(attrs: _Attrs, key: str, value: Any) -> None:
     if value is not None:
         attrs[key] = value
 
 
-def describe(scope: AttemptScope) -> Described:
-    """The convention names of an attempt that has finished (``result``/``error`` set)."""
+def describe(scope: AttemptScope, *, record_content: bool = False) -> Described:
+    """The convention names of an attempt that has finished (``result``/``error`` set).
+
+    Args:
+        scope: the attempt.
+        record_content: add an MCP ``tools/call``'s ``gen_ai.tool.call.arguments`` and
+            ``gen_ai.tool.call.result`` (opt-in attributes of the GenAI/MCP conventions)
+            to the span attributes, through :func:`content_json`; False: never.
+    """
     protocol = scope.call.client.protocol
     if protocol == "http":
         return _http(scope)
     if protocol == "mcp":
-        return _mcp(scope)
+        return _mcp(scope, record_content)
     if protocol == "grpc":
         return _grpc(scope)
     if protocol == "llm":
@@ -117,7 +168,7 @@ def _http(scope: AttemptScope) -> Described:
     return Described(method, attrs, "http.client.request.duration", metric_attrs, err is not None)
 
 
-def _mcp(scope: AttemptScope) -> Described:
+def _mcp(scope: AttemptScope, record_content: bool = False) -> Described:
     method, _, target = scope.call.operation.partition(" ")
     err = error_type(scope.error)
     if err is None and getattr(scope.result, "is_error", False) is True:
@@ -132,12 +183,20 @@ def _mcp(scope: AttemptScope) -> Described:
         metric_attrs["rpc.response.status_code"] = str(scope.error.code)
     _put(metric_attrs, "network.transport", scope.data.get("network.transport"))
     _put(metric_attrs, "error.type", err)
+    _put(metric_attrs, "mcp.protocol.version", scope.data.get("mcp.protocol.version"))
     attrs = dict(metric_attrs)
     attrs["syncclients.mcp.server"] = redact_url(scope.call.client.target)
+    _put(attrs, "mcp.session.id", scope.data.get("mcp.session.id"))  # spans only: unbounded
     if scope.request_id is not None:
         attrs["jsonrpc.request.id"] = str(scope.request_id)
     if scope.attempt > 1:
         attrs["syncclients.attempt"] = scope.attempt
+    if record_content and method == "tools/call":
+        if "mcp.arguments" in scope.data:
+            attrs["gen_ai.tool.call.arguments"] = content_json(scope.data["mcp.arguments"])
+        raw = getattr(scope.result, "raw", None)
+        if raw is not None:
+            attrs["gen_ai.tool.call.result"] = content_json(raw)
     name = f"{method} {target}" if target else method
     return Described(name, attrs, "mcp.client.operation.duration", metric_attrs, err is not None)
 

@@ -11,8 +11,9 @@ What it produces (OpenTelemetry semantic conventions; see :mod:`._attrs`):
   ``url.full`` (redacted), ``server.address``/``server.port``,
   ``http.response.status_code``, ``http.request.resend_count`` on retries and
   ``error.type``; MCP ``{mcp.method.name} {target}`` with ``mcp.method.name``,
-  ``gen_ai.tool.name``, ``jsonrpc.request.id``, ``error.type`` (``tool_error`` for a
-  result with ``isError``), and the span's W3C trace context (``traceparent``,
+  ``gen_ai.tool.name``, ``jsonrpc.request.id``, ``mcp.session.id`` (Streamable HTTP),
+  ``mcp.protocol.version`` (once negotiated), ``network.transport``, ``error.type``
+  (``tool_error`` for a result with ``isError``), and the span's W3C trace context (``traceparent``,
   ``tracestate``) sent to the server in each request's ``params._meta``;
   gRPC ``{service}/{method}`` with ``rpc.*``; LLM ``chat {model}`` with ``gen_ai.*`` and
   token usage;
@@ -66,6 +67,11 @@ class OpenTelemetryPlugin(Plugin):
     Args:
         tracer_provider: the tracer provider; None: the global one.
         meter_provider: the meter provider; None: the global one.
+        record_content: also put an MCP tool call's arguments and result on its span
+            (``gen_ai.tool.call.arguments``, ``gen_ai.tool.call.result``, opt-in attributes
+            of the GenAI conventions) as JSON, with values under secret-looking keys and
+            secrets in text hidden (:mod:`syncclients.redact`), each at most 4096
+            characters. False (the default): spans never carry arguments or results.
     """
 
     name = "opentelemetry"
@@ -75,7 +81,9 @@ class OpenTelemetryPlugin(Plugin):
         *,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
+        record_content: bool = False,
     ) -> None:
+        self.record_content = record_content
         self._tracer = trace.get_tracer("syncclients", __version__, tracer_provider)
         meter = metrics.get_meter("syncclients", __version__, meter_provider)
         self._durations = {
@@ -114,7 +122,7 @@ class OpenTelemetryPlugin(Plugin):
                 self._finish(span, scope, time.perf_counter() - started)
 
     def _finish(self, span: trace.Span, scope: AttemptScope, duration_s: float) -> None:
-        described = describe(scope)
+        described = describe(scope, record_content=self.record_content)
         if span.is_recording():
             span.update_name(described.span_name)
             span.set_attributes(described.span_attrs)

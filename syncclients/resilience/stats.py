@@ -10,15 +10,19 @@ extends. Knows nothing of protocols.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .breaker import BreakerInfo, CircuitBreaker
 from .budget import RetryBudget
 from .hooks import AttemptRecord
 
 __all__ = ["LATENCY_SAMPLES", "CallStats", "ClientMetrics"]
+
+T = TypeVar("T")
 
 #: Calls whose latency the percentiles are computed over (the most recent ones).
 LATENCY_SAMPLES = 2048
@@ -82,6 +86,21 @@ class CallStats:
             else:
                 self.errors += 1
             self.latencies.append(latency_s)
+
+    def timed(self, call: Callable[[], T]) -> T:
+        """Run ``call`` (a whole logical call) and count it with :meth:`finish`.
+
+        Returns:
+            What ``call`` returns; its exception propagates (counted as an error).
+        """
+        started = time.monotonic()
+        ok = False
+        try:
+            result = call()
+            ok = True
+            return result
+        finally:
+            self.finish(ok, time.monotonic() - started)
 
     def percentiles(self) -> tuple[float | None, ...]:
         """``(p50, p95, p99, max)`` latency in seconds, or four Nones before any call."""

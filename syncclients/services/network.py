@@ -31,6 +31,7 @@ import requests
 from ..batch import BatchCall, BatchOutcome, run_batch
 from ..config import BreakerPolicy, PoolLimits, RetryBudgetPolicy, RetryPolicy, Timeouts
 from ..errors import (
+    CircuitOpenError,
     ConnectError,
     ConnectionLostError,
     HTTPStatusError,
@@ -42,6 +43,8 @@ from ..http.auth import BearerAuth
 from ..http.client import HTTPClient, http_is_failure
 from ..mcp.client import MCPClient
 from ..resilience import AttemptContext, CircuitBreaker, Hook, Resilience, RetryBudget
+from ..resilience.hooks import LoggingHook
+from ..resilience.stats import CallStats, ClientMetrics
 from ..transports.http import build_session, parse_retry_after, redact_url, translating
 from ..transports.sse import SSEParser
 from .discovery import EndpointSet, ServiceDiscovery
@@ -91,8 +94,14 @@ class _Service:
             owner.breakers.get(name, owner.breaker), name=name, is_failure=http_is_failure
         )
         self.budget = RetryBudget(owner.budget)
+        self.stats = CallStats()  # a hook of the pipeline; see NetworkMCPClient.metrics()
+        hooks = owner.hooks if owner.hooks is not None else (LoggingHook(),)
         self.resilience = Resilience(
-            target=name, retry=owner.retry, breaker=None, budget=self.budget, hooks=owner.hooks
+            target=name,
+            retry=owner.retry,
+            breaker=None,
+            budget=self.budget,
+            hooks=(self.stats, *hooks),
         )
         self.session = build_session(PoolLimits(4, owner.pool_maxsize, True, 10.0))
         self.lock = threading.Lock()
@@ -198,6 +207,14 @@ class NetworkMCPClient:
                 )
             return svc
 
+    def metrics(self) -> dict[str, ClientMetrics]:
+        """``{service name: ClientMetrics}`` of the services called so far (the fields of
+        :meth:`HTTPClient.metrics() <syncclients.HTTPClient.metrics>`; a call is one
+        :meth:`call_tool`, with its failovers between endpoints as retries). Never calls."""
+        with self._lock:
+            services = list(self._services.values())
+        return {svc.name: svc.stats.snapshot(svc.breaker, svc.budget) for svc in services}
+
     def breaker_state(self, service: str) -> str:
         """The service's breaker state: ``"closed"``, ``"open"`` or ``"half_open"``."""
         return self._service(service).breaker.state
@@ -293,17 +310,25 @@ class NetworkMCPClient:
             svc.endpoints.mark_ok(url)
             return result
 
-        permit = svc.breaker.acquire()
-        error: BaseException | None = None
-        try:
-            return svc.resilience.call(
-                attempt, operation=f"tool {tool}", retryable=retryable, deadline_s=limit
-            )
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            svc.breaker.release(permit, error)
+        def guarded() -> ToolResult:
+            try:
+                permit = svc.breaker.acquire()
+            except CircuitOpenError:
+                with svc.stats.lock:  # refused before any attempt, as the pipeline counts it
+                    svc.stats.rejected += 1
+                raise
+            error: BaseException | None = None
+            try:
+                return svc.resilience.call(
+                    attempt, operation=f"tool {tool}", retryable=retryable, deadline_s=limit
+                )
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                svc.breaker.release(permit, error)
+
+        return svc.stats.timed(guarded)
 
     def _rest_tool(
         self, svc: _Service, url: str, tool: str, args: dict[str, Any], ctx: AttemptContext

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from ..config import USE_CLIENT_DEFAULT, Timeouts, UseClientDefault
 from ..errors import UsageError
-from ..http.client import IDEMPOTENT_METHODS, HTTPClient
+from ..http.client import IDEMPOTENT_METHODS, ClientMetrics, HTTPClient
 
 __all__ = ["OpenAPIClient", "OpenAPIOperation", "RequestValidationError", "platform_openapi"]
 
@@ -246,6 +246,11 @@ class OpenAPIClient:
             raise RequestValidationError(
                 f"{op.operation_id}: request body invalid at {where}: {first.message}"
             )
+
+    def metrics(self) -> ClientMetrics:
+        """The :meth:`HTTPClient.metrics() <syncclients.HTTPClient.metrics>` snapshot of the
+        client the operations are sent through (one call per operation called)."""
+        return self.http.metrics()
 
     def close(self) -> None:
         """Close the HTTP connections."""

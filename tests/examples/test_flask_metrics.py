@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client.parser import text_string_to_metric_families
 
 from syncclients.observability import disable
-from syncclients.testing import LocalHTTPServer, Reply
+from syncclients.testing import FakeLLMServer, LocalHTTPServer, Reply
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "flask_metrics.py"
 
@@ -41,12 +41,14 @@ def test_metrics_endpoint_and_spans(example: object) -> None:
     enable("opentelemetry", tracer_provider=provider)
     backend = LocalHTTPServer()
     backend.routes[("GET", "/rates/EUR")] = lambda req: Reply(200, {"rate": 1.0})
-    with backend.start():
-        app = example.create_app(backend.url)  # type: ignore[attr-defined]
+    with backend.start(), FakeLLMServer("openai") as llm_api:
+        app = example.create_app(backend.url, llm_base_url=llm_api.base_url)  # type: ignore[attr-defined]
         try:
             web = app.test_client()
             assert web.get("/price/EUR").json == {"rate": 1.0}
             assert "add" in web.get("/tools").json
+            asked = web.get("/ask/hello").json
+            assert asked["provider"] == "openai" and asked["answer"]
             scraped = web.get("/metrics")
         finally:
             app.extensions["close"]()
@@ -63,6 +65,18 @@ def test_metrics_endpoint_and_spans(example: object) -> None:
     assert any(
         s.name.endswith("_count") and s.labels["mcp_method"] == "tools/list" for s in mcp.samples
     )
-    names = {s.name for s in exporter.get_finished_spans()}
-    assert {"GET", "tools/list"} <= names
+    genai = families["syncclients_gen_ai_client_operation_duration_seconds"]
+    assert any(
+        s.name.endswith("_count") and s.labels["provider"] == "openai" and s.value >= 1
+        for s in genai.samples
+    )
+    tokens = families["syncclients_gen_ai_client_token_usage"]
+    assert {s.labels["token_type"] for s in tokens.samples if s.value > 0} == {"input", "output"}
+    spans = exporter.get_finished_spans()
+    names = {s.name for s in spans}
+    assert {"GET", "tools/list", "chat fake-model"} <= names
+    chat = next(s for s in spans if s.name == "chat fake-model")
+    assert chat.attributes is not None
+    assert chat.attributes["gen_ai.provider.name"] == "openai"
+    assert chat.attributes["gen_ai.usage.output_tokens"] > 0
     provider.shutdown()

@@ -334,3 +334,24 @@ def test_failover_and_conversation_across_every_pair(
     assert len(s1.chat_requests()) == 2 and len(s2.chat_requests()) == 1
     events = list(router.stream(history, tools=[weather]))
     assert isinstance(events[-1], StreamDone) and events[-1].response.provider == second
+
+
+def test_metrics_per_provider_count_failovers_at_each_provider(
+    servers: Any, providers: Any
+) -> None:
+    s1, _s2, p1, p2 = pair(servers, providers)
+    s1.always = Fault(status=529)
+    router = LLMRouter([p1, p2])
+    assert router.metrics()["anthropic"].calls == 0
+    for _ in range(2):
+        assert router.generate(HI).provider == "openai"
+    with router.stream(HI) as stream:
+        assert [e for e in stream if isinstance(e, StreamDone)]
+    m = router.metrics()
+    assert set(m) == {"anthropic", "openai"}
+    first, second = m["anthropic"], m["openai"]
+    assert (first.calls, first.successes, first.errors, first.attempts) == (3, 0, 3, 3)
+    assert (second.calls, second.successes, second.errors, second.attempts) == (3, 3, 0, 3)
+    assert second.latency_p50_s is not None and second.latency_p50_s > 0
+    assert first.budget_tokens is not None  # providers have a retry budget by default
+    assert p2.metrics().calls == 3  # the provider's own snapshot is the same counters

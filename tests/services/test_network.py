@@ -232,3 +232,24 @@ def test_real_mcp_wire_and_both_wires_in_one_client(
         )
         assert [o.status for o in outcomes] == ["ok", "ok"]
         assert outcomes[1].result is not None and outcomes[1].result.wire == "rest"
+
+
+def test_metrics_per_service_with_retries_and_breaker_rejections(
+    gateway: LocalHTTPServer,
+) -> None:
+    d = StaticDiscovery({"memory": gateway.url, "other": gateway.url})
+    with NetworkMCPClient(d, default_wire="rest") as net:
+        assert net.metrics() == {}
+        gateway.busy["left"] = 2  # type: ignore[attr-defined]
+        net.call_tool("memory", "flaky", idempotent=True)  # 3 attempts
+        for _ in range(5):
+            with pytest.raises(HTTPStatusError):
+                net.call_tool("other", "boom")
+        with pytest.raises(CircuitOpenError):
+            net.call_tool("other", "store_input")
+        m = net.metrics()
+    memory, other = m["memory"], m["other"]
+    assert (memory.calls, memory.successes, memory.attempts, memory.retries) == (1, 1, 3, 2)
+    assert (other.calls, other.errors, other.attempts, other.rejected) == (6, 6, 5, 1)
+    assert other.breaker is not None and other.breaker.state == "open"
+    assert memory.latency_max_s is not None and memory.latency_max_s > 0

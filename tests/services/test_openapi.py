@@ -80,3 +80,13 @@ def test_from_a_file_and_the_servers_url(tmp_path: Path, platform: PlatformServe
         assert api.health() == {"status": "healthy"}
     with pytest.raises(UsageError):
         OpenAPIClient.from_spec({"swagger": "2.0"}, platform.url)
+
+
+def test_metrics_is_the_http_clients_snapshot(platform: PlatformServer) -> None:
+    with OpenAPIClient.from_spec(platform_openapi(), platform.url) as api:
+        api.model_status()
+        with pytest.raises(HTTPStatusError):
+            api.get_integration_status(integration_id="missing")
+        m = api.metrics()
+    assert (m.calls, m.successes, m.errors) == (2, 1, 1)
+    assert m.attempts == 2 and m.latency_p50_s is not None

@@ -1,7 +1,8 @@
 """Serve the official-SDK test server (../servers/sdk_server.py) over HTTP on 127.0.0.1.
 
 Usage: ``python serve_sdk.py MODE [PORT]`` with MODE one of ``streamable`` (Streamable HTTP with
-sessions and SSE answers), ``stateless-json`` (``json_response=True, stateless_http=True``)
+sessions and SSE answers; ``streamable-meta`` adds a tool ``echo_meta`` answering the
+request's ``_meta`` as JSON), ``stateless-json`` (``json_response=True, stateless_http=True``)
 ``sse`` (the legacy 2024-11-05 HTTP+SSE transport: ``/sse`` and ``/messages/``),
 ``modern-only`` or ``handshake-only`` (Streamable HTTP behind a gate that refuses the other
 era's requests, as a server supporting one era answers them), ``sse-oauth`` or
@@ -24,6 +25,7 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "servers"))
 
+from mcp.server.mcpserver import Context
 from sdk_server import mcp
 
 MODERN = "2026-07-28"
@@ -134,8 +136,16 @@ class BearerGate:
         await self.app(scope, receive, send)
 
 
+async def echo_meta(ctx: Context) -> str:
+    """The request's ``params._meta`` as JSON (mode ``streamable-meta`` only)."""
+    return json.dumps(dict(ctx.request_context.meta or {}), default=str)
+
+
 def main() -> None:
     mode = sys.argv[1]
+    if mode == "streamable-meta":  # streamable plus a tool that shows what _meta arrived
+        mcp.tool()(echo_meta)
+        mode = "streamable"
     if mode == "streamable":
         app = mcp.streamable_http_app(host="127.0.0.1")
     elif mode == "stateless-json":

@@ -512,3 +512,23 @@ def test_a_given_channel_is_not_closed(proto: SimpleNamespace, echo_server: Any)
 
 def test_repr(client: GRPCClient) -> None:
     assert "open" in repr(client)
+
+
+def test_metrics_snapshot_counts_calls_attempts_and_retries(
+    make_client: Factory, proto: SimpleNamespace, echo_server: Any
+) -> None:
+    client = make_client(echo_server.target, breaker=BreakerPolicy(failure_threshold=50))
+    before = client.metrics()
+    assert (before.calls, before.attempts, before.latency_p50_s) == (0, 0, None)
+    echo_server.servicer.fail_next("Say", 1, grpc.StatusCode.UNAVAILABLE)
+    assert client.call("Say", say(proto, "ok")).text == "ok"
+    echo_server.servicer.fail_next("Say", 5, grpc.StatusCode.UNAVAILABLE)
+    with pytest.raises(GRPCUnavailableError):
+        client.call("Say", say(proto))
+    m = client.metrics()
+    assert (m.calls, m.successes, m.errors) == (2, 1, 1)
+    assert (m.attempts, m.retries, m.rejected) == (5, 3, 0)  # 2 + 3 attempts
+    assert m.latency_p50_s is not None and m.latency_max_s is not None
+    assert 0 < m.latency_p50_s <= m.latency_max_s
+    assert m.breaker is not None and m.breaker.state == "closed"
+    assert m.budget_tokens is not None

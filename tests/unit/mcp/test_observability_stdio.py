@@ -56,5 +56,41 @@ def test_stdio_server_sees_the_traceparent_of_the_client_span(tmp_path: Path) ->
         f"{span.context.span_id:016x}",
     ]
     assert span.attributes["network.transport"] == "pipe"
+    assert span.attributes["mcp.protocol.version"] == "2025-11-25"
+    assert "mcp.session.id" not in span.attributes  # stdio has no session id
     assert not any("hunter2" in str(v) for v in span.attributes.values())
+    assert "gen_ai.tool.call.arguments" not in span.attributes  # off by default
+    assert "gen_ai.tool.call.result" not in span.attributes
+    provider.shutdown()
+
+
+def test_record_content_puts_redacted_arguments_and_result_on_the_span(tmp_path: Path) -> None:
+    script = tmp_path / "meta_echo.py"
+    script.write_text(SERVER)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    plugin = OpenTelemetryPlugin(tracer_provider=provider, record_content=True)
+    arguments = {
+        "query": "weather in Oslo",
+        "api_key": "sk-live-1",
+        "nested": [{"password": "pw-2", "n": 3}],
+        "note": "see https://bob:pw-3@example.com/x?token=tk-4&q=1",
+    }
+    with MCPClient.stdio(
+        [sys.executable, str(script)], era="legacy", hooks=(), plugins=[plugin]
+    ) as client:
+        client.call_tool("echo_meta", arguments, idempotent=True)
+    span = next(s for s in exporter.get_finished_spans() if s.name == "tools/call echo_meta")
+    assert span.attributes is not None
+    args = span.attributes["gen_ai.tool.call.arguments"]
+    assert isinstance(args, str)
+    assert json.loads(args)["query"] == "weather in Oslo"
+    assert json.loads(args)["api_key"] == "***"
+    assert json.loads(args)["nested"] == [{"password": "***", "n": 3}]
+    result = span.attributes["gen_ai.tool.call.result"]
+    assert isinstance(result, str)
+    assert json.loads(result)["content"][0]["type"] == "text"  # the wire result, as JSON
+    for secret in ("sk-live-1", "pw-2", "pw-3", "tk-4"):
+        assert not any(secret in str(v) for v in span.attributes.values()), secret
     provider.shutdown()
