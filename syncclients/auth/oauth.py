@@ -36,6 +36,7 @@ import requests
 import requests.auth
 
 from ..errors import AuthorizationError, TransportError, UsageError, excerpt
+from ..redact import redact_url
 from ..transports.http import translating
 from .discovery import (
     Challenge,
@@ -450,7 +451,9 @@ class OAuth(requests.auth.AuthBase):
                     try:
                         self._refresh(server, current)
                     except (AuthorizationError, TransportError) as exc:
-                        logger.info("%s: token refresh failed: %s", server.server_url, exc)
+                        logger.info(
+                            "%s: token refresh failed: %s", redact_url(server.server_url), exc
+                        )
                         self.storage.delete(self._token_key(server))
                         return None
                     current = self._stored_token(server)
@@ -502,7 +505,9 @@ class OAuth(requests.auth.AuthBase):
         if wanted and set(wanted) <= granted:
             return False  # re-authorizing for scopes we hold cannot help
         if server.step_ups >= self.max_step_ups:
-            logger.info("%s: step-up limit (%d) reached", server.server_url, self.max_step_ups)
+            logger.info(
+                "%s: step-up limit (%d) reached", redact_url(server.server_url), self.max_step_ups
+            )
             return False
         if self.grant != "authorization_code" and not wanted:
             return False
@@ -668,7 +673,9 @@ class OAuth(requests.auth.AuthBase):
         if server.issuer is not None and not same_issuer(server.issuer, issuer):
             server.client = None  # credentials are bound to the issuer that issued them
         server.prm, server.issuer, server.metadata, server.legacy = prm, issuer, metadata, legacy
-        logger.debug("%s: authorization server %s", server.server_url, issuer)
+        logger.debug(
+            "%s: authorization server %s", redact_url(server.server_url), redact_url(issuer)
+        )
 
     # -- clients -------------------------------------------------------------------------------
 
